@@ -1,0 +1,1 @@
+"""Everything that talks to an EVM chain: node supervisor, RPC client, contracts, signing."""

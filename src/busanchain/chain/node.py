@@ -1,0 +1,210 @@
+"""Supervisor for the embedded anvil node.
+
+The supervisor starts anvil on loopback, waits until it answers, takes atomic snapshots of
+its state on an interval and at clean stop, and restarts it from the last snapshot if the
+process dies. Whatever the chain lost after the last snapshot is replayed by the outbox
+reconciler, which the `on_restart` callback triggers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from busanchain.chain.rpc import raw_call, wait_for_rpc
+from busanchain.chain.snapshots import atomic_write, dump_hex_to_gzip, unpack_snapshot
+from busanchain.domain.errors import ChainError, ConfigurationError
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_NAME = "state.json.gz"
+
+
+def find_anvil_binary(node_modules: Path) -> Path:
+    """Locate the anvil binary shipped in the pinned npm package for this platform."""
+    system = {"Linux": "linux", "Darwin": "darwin", "Windows": "win32"}.get(platform.system(), "")
+    machine = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine(), ""
+    )
+    candidate = node_modules / "@foundry-rs" / f"anvil-{system}-{machine}" / "bin" / "anvil"
+    if candidate.is_file():
+        return candidate
+    raise ConfigurationError(
+        f"anvil was not found at {candidate}. Run `make setup` (npm ci) first.",
+        f"anvil을 찾을 수 없습니다({candidate}). 먼저 `make setup`을 실행하세요.",
+    )
+
+
+@dataclass(frozen=True)
+class AnvilConfig:
+    """How to run the node."""
+
+    binary: Path
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8545
+    chain_id: int = 31337
+    block_time: float | None = 1.0
+    gas_limit: int = 300_000_000
+    snapshot_interval_s: float = 10.0
+
+    @property
+    def rpc_url(self) -> str:
+        """JSON-RPC URL of the node."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def snapshot_path(self) -> Path:
+        """The last good snapshot."""
+        return self.state_dir / SNAPSHOT_NAME
+
+
+class AnvilSupervisor:
+    """Starts, watches, snapshots and stops one anvil process."""
+
+    def __init__(
+        self, config: AnvilConfig, on_restart: Callable[[], None] | None = None
+    ) -> None:
+        self.config = config
+        self.on_restart = on_restart
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.RLock()
+        self._watcher: threading.Thread | None = None
+        self.restarts = 0
+        self.last_snapshot_at: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The node's process id while it runs."""
+        return self._process.pid if self._process else None
+
+    def is_alive(self) -> bool:
+        """True while the node process runs."""
+        return self._process is not None and self._process.poll() is None
+
+    def _command(self, load_state: Path | None) -> list[str]:
+        cfg = self.config
+        cmd = [
+            str(cfg.binary),
+            "--host", cfg.host,
+            "--port", str(cfg.port),
+            "--chain-id", str(cfg.chain_id),
+            "--base-fee", "0",
+            "--gas-limit", str(cfg.gas_limit),
+            "--hardfork", "cancun",
+        ]  # fmt: skip
+        if cfg.block_time:
+            cmd += ["--block-time", str(cfg.block_time)]
+        if load_state is not None:
+            cmd += ["--load-state", str(load_state)]
+        return cmd
+
+    def _spawn(self) -> None:
+        cfg = self.config
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        load_state = None
+        if cfg.snapshot_path.is_file():
+            load_state = unpack_snapshot(cfg.snapshot_path, cfg.state_dir / "load-state.json")
+        log_file = open(cfg.state_dir / "anvil.log", "ab")  # noqa: SIM115
+        self._process = subprocess.Popen(  # noqa: S603
+            self._command(load_state),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log_file.close()
+        try:
+            wait_for_rpc(cfg.rpc_url, timeout_s=20)
+        except ChainError:
+            self._kill()
+            raise
+
+    def start(self, watch: bool = True) -> None:
+        """Start the node (from the last snapshot, if any) and, optionally, the watchdog."""
+        with self._lock:
+            if self.is_alive():
+                return
+            self._stopping.clear()
+            self._spawn()
+        if watch:
+            self._watcher = threading.Thread(target=self._watch, name="anvil-watch", daemon=True)
+            self._watcher.start()
+
+    def snapshot(self) -> Path:
+        """Take an atomic snapshot of the node's state; return its path."""
+        dump = raw_call(self.config.rpc_url, "anvil_dumpState", [], timeout_s=120)
+        atomic_write(self.config.snapshot_path, dump_hex_to_gzip(dump))
+        self.last_snapshot_at = time.time()
+        return self.config.snapshot_path
+
+    def _watch(self) -> None:
+        next_snapshot = time.monotonic() + self.config.snapshot_interval_s
+        while not self._stopping.wait(0.25):
+            if not self.is_alive():
+                self._restart_after_crash()
+                continue
+            if time.monotonic() >= next_snapshot:
+                self._snapshot_quietly()
+                next_snapshot = time.monotonic() + self.config.snapshot_interval_s
+
+    def _snapshot_quietly(self) -> None:
+        try:
+            with self._lock:
+                if self.is_alive() and not self._stopping.is_set():
+                    self.snapshot()
+        except ChainError as exc:
+            log.warning("snapshot failed: %s", exc)
+
+    def _restart_after_crash(self) -> None:
+        with self._lock:
+            if self._stopping.is_set() or self.is_alive():
+                return
+            code = self._process.returncode if self._process else None
+            log.error("anvil exited with %s; restarting from the last snapshot", code)
+            try:
+                self._spawn()
+            except ChainError as exc:
+                log.error("anvil restart failed: %s", exc)
+                time.sleep(1)
+                return
+            self.restarts += 1
+        if self.on_restart is not None:
+            try:
+                self.on_restart()
+            except Exception:  # the watchdog must survive a failing callback
+                log.exception("on_restart callback failed")
+
+    def _kill(self) -> None:
+        proc = self._process
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+    def stop(self, snapshot: bool = True) -> None:
+        """Stop cleanly: a final snapshot, then SIGTERM."""
+        self._stopping.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=5)
+        with self._lock:
+            if snapshot and self.is_alive():
+                try:
+                    self.snapshot()
+                except ChainError as exc:
+                    log.error("final snapshot failed: %s", exc)
+            self._kill()
+            self._process = None

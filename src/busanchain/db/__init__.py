@@ -1,0 +1,1 @@
+"""Database plumbing: engine factory, declarative base, units of work and migrations."""

@@ -1,0 +1,1 @@
+"""Pure types, rules and errors. Imports nothing from the rest of busanchain."""

@@ -1,0 +1,1 @@
+"""Platform-wide pages and endpoints: home, health and chain info."""

@@ -1,0 +1,1 @@
+"""The web entry point: assembles the FastAPI application from the feature routers."""

@@ -1,0 +1,43 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from busanchain import __version__
+from busanchain.http.errors import install_error_handlers
+from busanchain.http.limits import BodySizeLimit
+from busanchain.http.templating import STATIC_DIR, make_templates
+from busanchain.platform.context import PlatformContext
+
+# Feature packages with a `routes` module exposing `register(app, context)`.
+# Order matters for middleware: later registrations wrap earlier ones.
+FEATURES = ("system", "token", "explorer", "accounts")
+
+SRC = Path(__file__).resolve().parent.parent
+
+
+def create_app(context: PlatformContext) -> FastAPI:
+    """Build the web application for a platform context."""
+    app = FastAPI(
+        title="busanchain API",
+        version=__version__,
+        description=(
+            "부산 지역 블록체인 플랫폼 API. Busan regional blockchain platform: explorer, "
+            "accounts, DigitalWon transfers. Money-moving requests require an "
+            "`Idempotency-Key` header."
+        ),
+    )
+    app.state.context = context
+    app.state.templates = make_templates(SRC / name / "templates" for name in FEATURES)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for name in FEATURES:
+        module = importlib.import_module(f"busanchain.{name}.routes")
+        module.register(app, context)
+    app.add_middleware(BodySizeLimit)
+    return app
