@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole check: lint, format, types (fail fast), then the test suite twice:
+# on SQLite (everything) and on PostgreSQL (everything but the browser tests, which
+# exercise pages, not storage). Extra pytest arguments: PYTEST_ARGS="-k explorer -x".
+# Run `make test` (which installs the venv and system packages first) or this script directly.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+BIN=.venv/bin
+read -ra extra <<<"${PYTEST_ARGS:-}"
+pytest_cmd=("$BIN/pytest" -n 2 -p no:cacheprovider)
+
+section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+elapsed() { printf '   (%ss)\n' "$((SECONDS - $1))"; }
+
+t=$SECONDS; section "ruff check"; "$BIN/ruff" check src tests; elapsed "$t"
+t=$SECONDS; section "ruff format --check"; "$BIN/ruff" format --check src tests; elapsed "$t"
+t=$SECONDS; section "mypy"; "$BIN/mypy"; elapsed "$t"
+
+failed=()
+
+t=$SECONDS
+section "pytest on SQLite"
+"${pytest_cmd[@]}" "${extra[@]}" || failed+=("pytest on SQLite")
+elapsed "$t"
+
+t=$SECONDS
+section "pytest on PostgreSQL"
+started_pg=0
+if ! bash scripts/pg.sh status; then
+  started_pg=1
+fi
+pg_url=$(bash scripts/pg.sh start)
+if [ "$started_pg" -eq 1 ]; then
+  trap 'bash scripts/pg.sh stop' EXIT
+fi
+echo "PostgreSQL: ${pg_url%%:*}://…@${pg_url##*@}"
+BUSANCHAIN_TEST_DATABASE_URL=$pg_url "${pytest_cmd[@]}" -m "not browser" "${extra[@]}" \
+  || failed+=("pytest on PostgreSQL")
+elapsed "$t"
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+printf '\nAll checks passed.\n'
