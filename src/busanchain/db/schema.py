@@ -17,6 +17,7 @@ TABLE_MODULES = (
     "busanchain.idempotency.tables",
     "busanchain.deployment.tables",
     "busanchain.accounts.tables",
+    "busanchain.keys.tables",
     "busanchain.explorer.tables",
 )
 
@@ -27,7 +28,7 @@ def load_all_tables() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if not name.startswith(str(exc.name)):
                 raise
 
 

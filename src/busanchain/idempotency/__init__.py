@@ -1,0 +1,1 @@
+"""Idempotency keys for requests that move money."""

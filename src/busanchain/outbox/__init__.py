@@ -1,0 +1,1 @@
+"""Reliable transaction pipeline: outbox, nonce allocation, broadcast and reconciliation."""
