@@ -8,6 +8,7 @@ reconciler, which the `on_restart` callback triggers.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -26,6 +27,7 @@ from busanchain.domain.errors import ChainError, ConfigurationError
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "state.json.gz"
+SNAPSHOT_META_NAME = "state.meta.json"
 
 
 def find_anvil_binary(node_modules: Path) -> Path:
@@ -66,13 +68,16 @@ class AnvilConfig:
         """The last good snapshot."""
         return self.state_dir / SNAPSHOT_NAME
 
+    @property
+    def snapshot_meta_path(self) -> Path:
+        """Facts about the last snapshot (the head block it surely contains)."""
+        return self.state_dir / SNAPSHOT_META_NAME
+
 
 class AnvilSupervisor:
     """Starts, watches, snapshots and stops one anvil process."""
 
-    def __init__(
-        self, config: AnvilConfig, on_restart: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, config: AnvilConfig, on_restart: Callable[[], None] | None = None) -> None:
         self.config = config
         self.on_restart = on_restart
         self._process: subprocess.Popen[bytes] | None = None
@@ -141,11 +146,26 @@ class AnvilSupervisor:
             self._watcher.start()
 
     def snapshot(self) -> Path:
-        """Take an atomic snapshot of the node's state; return its path."""
+        """Take an atomic snapshot of the node's state; return its path.
+
+        The head is read before the dump, so every block up to it is in the snapshot: those
+        blocks survive a crash, and the reconciler treats them as final.
+        """
+        head = int(raw_call(self.config.rpc_url, "eth_blockNumber", [], timeout_s=10), 16)
         dump = raw_call(self.config.rpc_url, "anvil_dumpState", [], timeout_s=120)
         atomic_write(self.config.snapshot_path, dump_hex_to_gzip(dump))
-        self.last_snapshot_at = time.time()
+        meta = {"block_number": head, "taken_at": time.time()}
+        atomic_write(self.config.snapshot_meta_path, json.dumps(meta).encode())
+        self.last_snapshot_at = meta["taken_at"]
         return self.config.snapshot_path
+
+    def snapshot_block(self) -> int:
+        """The newest block that the last snapshot surely holds (-1 when there is none)."""
+        try:
+            meta = json.loads(self.config.snapshot_meta_path.read_text(encoding="utf-8"))
+            return int(meta["block_number"])
+        except (OSError, ValueError, KeyError):
+            return -1
 
     def _watch(self) -> None:
         next_snapshot = time.monotonic() + self.config.snapshot_interval_s
