@@ -113,9 +113,37 @@ class AnvilSupervisor:
             cmd += ["--load-state", str(load_state)]
         return cmd
 
+    @property
+    def _pid_file(self) -> Path:
+        return self.config.state_dir / "anvil.pid"
+
+    def _retire_orphan(self) -> None:
+        """A node left running by a killed platform: snapshot its state, then stop it."""
+        try:
+            pid = int(self._pid_file.read_text(encoding="utf-8"))
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"anvil" not in cmdline:  # the pid was reused by an unrelated process
+            return
+        log.warning("found a node left running (pid %s); saving its state before restart", pid)
+        try:
+            self.snapshot()
+        except ChainError as exc:
+            log.warning("could not snapshot the orphaned node: %s", exc)
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
     def _spawn(self) -> None:
         cfg = self.config
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self._retire_orphan()
         load_state = None
         if cfg.snapshot_path.is_file():
             load_state = unpack_snapshot(cfg.snapshot_path, cfg.state_dir / "load-state.json")
@@ -128,6 +156,7 @@ class AnvilSupervisor:
             start_new_session=True,
         )
         log_file.close()
+        atomic_write(self._pid_file, str(self._process.pid).encode())
         try:
             wait_for_rpc(cfg.rpc_url, timeout_s=20)
         except ChainError:
@@ -228,3 +257,4 @@ class AnvilSupervisor:
                     log.error("final snapshot failed: %s", exc)
             self._kill()
             self._process = None
+            self._pid_file.unlink(missing_ok=True)

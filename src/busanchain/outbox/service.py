@@ -31,15 +31,21 @@ log = logging.getLogger(__name__)
 
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5  # estimate x 1.2
 CRASH_POINT_ENV = "BUSANCHAIN_CRASH_POINT"
+CRASH_SKIP_ENV = "BUSANCHAIN_CRASH_SKIP"
+_crash_hits: dict[str, int] = {}
 
 
 def crash_point(name: str) -> None:
     """Fault injection for crash tests: kill -9 this process at a named point.
 
-    Only active when BUSANCHAIN_CRASH_POINT names this point; a production deployment never
-    sets it.
+    Only active when BUSANCHAIN_CRASH_POINT names this point (after skipping the first
+    BUSANCHAIN_CRASH_SKIP hits); a production deployment never sets it.
     """
-    if os.environ.get(CRASH_POINT_ENV) == name:
+    if os.environ.get(CRASH_POINT_ENV) != name:
+        return
+    hits = _crash_hits.get(name, 0)
+    _crash_hits[name] = hits + 1
+    if hits >= int(os.environ.get(CRASH_SKIP_ENV, "0")):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -1,0 +1,167 @@
+"""DigitalWon use cases: issue against deposits, gasless transfers, balances, operation status.
+
+Every operation that moves money goes through the outbox and, over HTTP, through an
+Idempotency-Key. Transfers from a custodial wallet are EIP-3009 authorizations signed by the
+user's key and relayed by the platform's operator, so users never need gas.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import keccak
+from sqlalchemy.orm import Session
+from web3 import Web3
+from web3.contract import Contract
+
+from busanchain.chain.artifacts import load_artifact
+from busanchain.chain.signing import Signer
+from busanchain.deployment.service import DeploymentService
+from busanchain.domain.errors import ConfigurationError, NotFound
+from busanchain.outbox.repository import OutboxRepository
+from busanchain.outbox.service import OutboxService, TxOutcome
+from busanchain.outbox.tables import OutboxEntry
+from busanchain.platform.context import PlatformContext
+
+TOKEN_NAME = "DigitalWon"
+AUTHORIZATION_TTL_S = 3600
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A money-moving operation as the caller sees it."""
+
+    operation_id: int
+    tx_hash: str
+    status: str
+    block_number: int | None
+    revert_reason: str | None
+    owner: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "operation_id": self.operation_id,
+            "tx_hash": self.tx_hash,
+            "status": self.status,
+            "block_number": self.block_number,
+            "revert_reason": self.revert_reason,
+            "status_url": f"/api/token/operations/{self.operation_id}",
+        }
+
+    @classmethod
+    def of(cls, outcome: TxOutcome, owner: str | None) -> Operation:
+        """From an outbox outcome."""
+        return cls(outcome.entry_id, outcome.tx_hash, outcome.status, outcome.block_number,
+                   outcome.revert_reason, owner)  # fmt: skip
+
+
+def deposit_reference(text: str) -> bytes:
+    """The bytes32 reference stored on chain for an off-chain deposit record (a hash only)."""
+    return keccak(text=f"busanchain:deposit:{text}")
+
+
+class TokenService:
+    """DigitalWon operations for the platform's operator and custodial users."""
+
+    def __init__(self, context: PlatformContext, outbox: OutboxService | None = None) -> None:
+        self.context = context
+        self.outbox = outbox or OutboxService(context)
+        self._contract: Contract | None = None
+
+    def contract(self) -> Contract:
+        """The deployed DigitalWon contract on this chain."""
+        if self._contract is None:
+            addresses = DeploymentService(self.context, self.outbox).addresses(
+                self.outbox.client.chain_id()
+            )
+            if TOKEN_NAME not in addresses:
+                raise ConfigurationError(
+                    "DigitalWon is not deployed on this chain; run `busanchain deploy`.",
+                    "이 체인에 DigitalWon이 배포되지 않았습니다. `busanchain deploy`를 실행하세요.",
+                )
+            abi = load_artifact(TOKEN_NAME).abi
+            self._contract = Web3().eth.contract(address=addresses[TOKEN_NAME], abi=abi)
+        return self._contract
+
+    def balance_of(self, address: str) -> int:
+        """The DigitalWon balance of an address, read live from the chain."""
+        data = self.contract().encode_abi("balanceOf", [address])
+        out = self.outbox.client.call({"to": self.contract().address, "data": data})
+        return int.from_bytes(out[-32:], "big") if out else 0
+
+    def enqueue_issue(
+        self, session: Session, *, issuer: Signer, to: str, amount: int, deposit_ref: str,
+        owner: str | None,
+    ) -> OutboxEntry:  # fmt: skip
+        """Add a mint against a deposit to the outbox (the caller commits)."""
+        data = self.contract().encode_abi("mint", [to, amount, deposit_reference(deposit_ref)])
+        return self.outbox.enqueue(
+            session, signer=issuer, intent="token.issue", to=self.contract().address,
+            data=bytes.fromhex(data[2:]), reference=owner,
+        )  # fmt: skip
+
+    def authorization(self, payer: Signer, to: str, amount: int) -> bytes:
+        """Calldata for an EIP-3009 transferWithAuthorization signed by the payer."""
+        contract = self.contract()
+        nonce = secrets.token_bytes(32)
+        valid_before = int(time.time()) + AUTHORIZATION_TTL_S
+        message = {
+            "from": payer.address, "to": to, "value": amount, "validAfter": 0,
+            "validBefore": valid_before, "nonce": nonce,
+        }  # fmt: skip
+        signature = payer.sign_typed_data(self._typed_data(message))
+        data = contract.encode_abi(
+            "transferWithAuthorization",
+            [payer.address, to, amount, 0, valid_before, nonce, signature],
+        )
+        return bytes.fromhex(data[2:])
+
+    def _typed_data(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "TransferWithAuthorization": [
+                    {"name": "from", "type": "address"},
+                    {"name": "to", "type": "address"},
+                    {"name": "value", "type": "uint256"},
+                    {"name": "validAfter", "type": "uint256"},
+                    {"name": "validBefore", "type": "uint256"},
+                    {"name": "nonce", "type": "bytes32"},
+                ],
+            },
+            "primaryType": "TransferWithAuthorization",
+            "domain": {
+                "name": TOKEN_NAME, "version": "1",
+                "chainId": self.outbox.client.chain_id(),
+                "verifyingContract": self.contract().address,
+            },  # fmt: skip
+            "message": message,
+        }
+
+    def enqueue_transfer(
+        self, session: Session, *, relayer: Signer, payer: Signer, to: str, amount: int,
+        owner: str | None,
+    ) -> OutboxEntry:  # fmt: skip
+        """Add a relayed, gasless transfer from `payer` to the outbox (the caller commits)."""
+        return self.outbox.enqueue(
+            session, signer=relayer, intent="token.transfer", to=self.contract().address,
+            data=self.authorization(payer, to, amount), reference=owner,
+        )  # fmt: skip
+
+    def operation(self, operation_id: int) -> Operation:
+        """The current status of an operation (refreshed from the chain)."""
+        outcome = self.outbox.refresh(operation_id)
+        with self.context.unit_of_work() as session:
+            entry = OutboxRepository(session).get(operation_id)
+            if entry is None or not entry.intent.startswith("token."):
+                raise NotFound("No such operation.", "해당 거래가 없습니다.")
+            return Operation.of(outcome, entry.reference)
