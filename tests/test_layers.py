@@ -71,7 +71,6 @@ def imports_of(path: Path, src: Path) -> Iterator[Import]:
     importer = module_name(path, src)
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
-        targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -81,6 +80,8 @@ def imports_of(path: Path, src: Path) -> Iterator[Import]:
                 f"{base}.{alias.name}" if _is_module(f"{base}.{alias.name}", src) else base
                 for alias in node.names
             ]
+        else:
+            continue
         for target in dict.fromkeys(targets):
             if target == PACKAGE or target.startswith(PACKAGE + "."):
                 yield Import(importer, target, path, node.lineno)

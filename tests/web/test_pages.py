@@ -1,0 +1,173 @@
+"""Every page renders in headless Chromium at a desktop and a phone viewport.
+
+For each page and each language: HTTP 200, no console errors or uncaught exceptions, the
+right language (Korean by default, English with ?lang=en: no Hangul outside elements marked
+`lang="ko"`), and at phone width no horizontal scrolling. Screenshots are saved for review
+(BUSANCHAIN_SCREENSHOT_DIR, else the session's temp dir).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import pytest
+from playwright.sync_api import BrowserContext
+
+from tests.web.conftest import HANGUL, PHONE, VIEWPORTS, PageVisit, Viewport, visit
+
+pytestmark = pytest.mark.browser
+
+# Pages that need no data. Explorer detail pages get their paths from `detail_paths` below.
+STATIC_PAGES = ("/", "/explorer", "/login", "/signup")
+LANGS = ("ko", "en")
+
+# Korean text allowed on an English page only inside an element marked lang="ko"; scripts,
+# styles and templates are not visible text.
+_VISIBLE_TEXT_JS = """(skipKorean) => {
+  const clone = document.body.cloneNode(true);
+  const drop = 'script, style, template, noscript' + (skipKorean ? ', [lang="ko"]' : '');
+  clone.querySelectorAll(drop).forEach((el) => el.remove());
+  return {lang: document.documentElement.lang, title: document.title, text: clone.textContent};
+}"""
+
+_OVERFLOW_JS = """(width) => {
+  const describe = (el) => {
+    const classes = typeof el.className === 'string' ? el.className.trim().split(/\\s+/) : [];
+    return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+      classes.filter(Boolean).map((c) => '.' + c).join('');
+  };
+  const wide = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const right = el.getBoundingClientRect().right;
+    if (right > width + 1) wide.push(describe(el) + ' right=' + Math.round(right));
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+          wide: wide.slice(0, 12)};
+}"""
+
+
+def with_lang(url: str, lang: str) -> str:
+    """The URL with ?lang=en added (Korean is the default, so `ko` adds nothing)."""
+    if lang == "ko":
+        return url
+    parts = urlsplit(url)
+    query = f"{parts.query}&{urlencode({'lang': lang})}" if parts.query else f"lang={lang}"
+    return urlunsplit(parts._replace(query=query))
+
+
+def slug(path: str, lang: str, viewport: Viewport) -> str:
+    """A file name for a screenshot."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-") or "home"
+    return f"{name}-{lang}-{viewport.name}.png"
+
+
+def assert_language(visit_: PageVisit, lang: str) -> None:
+    """Korean pages contain Hangul; English pages contain none outside lang="ko" elements."""
+    seen: dict[str, Any] = visit_.page.evaluate(_VISIBLE_TEXT_JS, lang == "en")
+    assert seen["lang"] == lang, f"<html lang> is {seen['lang']!r}, expected {lang!r}"
+    if lang == "ko":
+        assert HANGUL.search(seen["text"]), "a Korean page shows no Korean text"
+        return
+    leftovers = {
+        m.group(0)
+        for m in re.finditer(r"\S*[\uac00-\ud7a3]+\S*", seen["title"] + "\n" + seen["text"])
+    }
+    assert not leftovers, f"Korean text on an English page (wrap data in lang=ko): {leftovers}"
+
+
+def assert_fits_width(visit_: PageVisit, viewport: Viewport) -> None:
+    """No horizontal scrolling: the document is no wider than the screen."""
+    box: dict[str, Any] = visit_.page.evaluate(_OVERFLOW_JS, viewport.width)
+    assert box["scrollWidth"] <= viewport.width + 1, (
+        f"{visit_.page.url} is {box['scrollWidth']}px wide at a {viewport.width}px screen; "
+        f"elements past the edge: {box['wide']}"
+    )
+
+
+def check_page(
+    open_context: Callable[[Viewport], BrowserContext],
+    url: str,
+    lang: str,
+    viewport: Viewport,
+    screenshot: Path,
+) -> None:
+    """Open one page and run every check on it."""
+    visit_ = visit(open_context(viewport), with_lang(url, lang))
+    visit_.page.screenshot(path=str(screenshot), full_page=True)
+    assert visit_.status == 200, f"{visit_.page.url} answered {visit_.status}"
+    visit_.assert_no_console_errors()
+    assert_language(visit_, lang)
+    if viewport.is_mobile:
+        assert_fits_width(visit_, viewport)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("path", STATIC_PAGES)
+def test_page_renders(
+    live_server: str,
+    open_context: Callable[[Viewport], BrowserContext],
+    screenshot_dir: Path,
+    path: str,
+    lang: str,
+    viewport: Viewport,
+) -> None:
+    screenshot = screenshot_dir / slug(path, lang, viewport)
+    check_page(open_context, live_server + path, lang, viewport, screenshot)
+
+
+def test_docs_page_serves_the_whole_api(
+    live_server: str, open_context: Callable[[Viewport], BrowserContext]
+) -> None:
+    """/docs answers and its OpenAPI spec loads.
+
+    FastAPI's Swagger UI page loads its script and stylesheet from cdn.jsdelivr.net and its
+    favicon from fastapi.tiangolo.com. The browser tests block the internet (CI cannot reach
+    it either), so the only console errors allowed here are those blocked requests and the
+    missing SwaggerUIBundle they cause.
+    """
+    visit_ = visit(open_context(PHONE), live_server + "/docs")
+    assert visit_.status == 200
+    offline = ("net::ERR_INTERNET_DISCONNECTED", "SwaggerUIBundle is not defined")
+    other = [e for e in visit_.errors if not any(reason in e for reason in offline)]
+    assert not other, other
+    spec = visit_.page.evaluate("() => fetch('/openapi.json').then((r) => r.text())")
+    paths = json.loads(spec)["paths"]
+    assert "/api/health" in paths
+
+
+def test_console_errors_are_caught(
+    live_server: str, open_context: Callable[[Viewport], BrowserContext]
+) -> None:
+    """The checks can fail: a page with a script error and a wide element is reported."""
+    visit_ = visit(open_context(PHONE), live_server + "/")
+    visit_.page.evaluate(
+        """() => {
+          const s = document.createElement('script');
+          s.textContent = 'undefinedFunction()';
+          document.body.appendChild(s);
+          const wide = document.createElement('div');
+          wide.style.width = '2000px';
+          wide.textContent = '넓은 상자';
+          document.body.appendChild(wide);
+        }"""
+    )
+    with pytest.raises(AssertionError, match="undefinedFunction"):
+        visit_.assert_no_console_errors()
+    with pytest.raises(AssertionError, match="px wide at a 390px screen"):
+        assert_fits_width(visit_, PHONE)
+    with pytest.raises(AssertionError, match="Korean text on an English page"):
+        visit_.page.evaluate("() => { document.documentElement.lang = 'en'; }")
+        assert_language(visit_, "en")
+
+
+def test_missing_page_is_a_404(
+    live_server: str, open_context: Callable[[Viewport], BrowserContext]
+) -> None:
+    visit_ = visit(open_context(PHONE), live_server + "/no-such-page")
+    assert visit_.status == 404
