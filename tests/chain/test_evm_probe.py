@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,29 +9,9 @@ import pytest
 
 from busanchain.chain.evm_probe import EvmSupport, probe_evm, require_cancun
 from busanchain.chain.node import AnvilSupervisor
-from busanchain.chain.rpc import wait_for_rpc
 from busanchain.domain.errors import ChainError, EvmVersionUnsupported
+from tests.chain.hardfork_node import anvil_on_hardfork
 from tests.conftest import free_port
-
-
-def _launch(binary: Path, hardfork: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a throwaway anvil on a free port with the given hardfork."""
-    port = free_port()
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", hardfork],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_rpc(url, timeout_s=20)
-    except ChainError:
-        process.kill()
-        process.wait()
-        raise
-    return process, url
 
 
 @pytest.fixture(scope="module", params=["shanghai", "paris"])
@@ -42,10 +21,8 @@ def old_chain(
     """(hardfork, rpc_url) of an anvil node on a pre-cancun hardfork."""
     hardfork = str(request.param)
     log = tmp_path_factory.mktemp(f"anvil-{hardfork}") / "anvil.log"
-    process, url = _launch(anvil_binary, hardfork, log)
-    yield hardfork, url
-    process.terminate()
-    process.wait(timeout=10)
+    with anvil_on_hardfork(anvil_binary, hardfork, log) as url:
+        yield hardfork, url
 
 
 EXPECTED_SUPPORT = {

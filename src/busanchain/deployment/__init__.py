@@ -1,0 +1,1 @@
+"""Idempotent contract deployment: each contract once per chain id, address and code recorded."""

@@ -1,0 +1,221 @@
+"""Deploy the platform's contracts once per chain id and remember where they are.
+
+Running `deploy_all` again does nothing while every recorded contract still has its recorded
+runtime code on chain. When a recorded address has no code (the chain was reset, or a dev
+node lost its state), or different code, the contract is deployed again and the record
+updated, with a log line saying why. A record whose source has changed since deployment is
+kept and only reported: replacing a money contract would orphan every balance in it, so an
+upgrade is a deliberate migration, not a side effect of starting the platform.
+
+After a node restart from an older snapshot, run the outbox reconciler first: it replays the
+original deployment transaction, which recreates the contract at its recorded address.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import to_checksum_address
+from sqlalchemy.exc import IntegrityError
+
+from busanchain.chain.artifacts import Artifact, load_artifact, runtime_code_hash
+from busanchain.chain.evm_probe import require_cancun
+from busanchain.chain.signing import Signer
+from busanchain.db.base import utcnow
+from busanchain.deployment.repository import DeploymentRepository
+from busanchain.deployment.tables import ContractDeployment
+from busanchain.domain.errors import ChainError, ConfigurationError
+from busanchain.outbox.service import OutboxService
+from busanchain.platform.context import PlatformContext
+
+log = logging.getLogger(__name__)
+
+DEPLOY_TIMEOUT_S = 60.0
+_DEPLOY_LOCK = threading.Lock()  # one deployment run at a time per process
+
+
+@dataclass(frozen=True)
+class ContractPlan:
+    """How to deploy one contract: its artifact name and constructor arguments."""
+
+    name: str
+    constructor_types: tuple[str, ...]
+    constructor_args: Callable[[str], tuple[Any, ...]]  # operator address -> arguments
+
+    def init_code(self, artifact: Artifact, operator: str) -> bytes:
+        """Creation bytecode followed by the ABI-encoded constructor arguments."""
+        args = encode(list(self.constructor_types), list(self.constructor_args(operator)))
+        return artifact.creation_code(args)
+
+
+def _operator_is_admin(operator: str) -> tuple[Any, ...]:
+    return (operator,)
+
+
+# DigitalWon(admin): the operator becomes admin, issuer and pauser.
+DEFAULT_PLANS: tuple[ContractPlan, ...] = (
+    ContractPlan("DigitalWon", ("address",), _operator_is_admin),
+)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A freshly deployed contract, before it is recorded."""
+
+    address: str
+    code_hash: str
+    tx_hash: str
+    block_number: int
+
+
+class DeploymentService:
+    """Idempotent deployment of the platform's contracts."""
+
+    def __init__(
+        self,
+        context: PlatformContext,
+        outbox: OutboxService,
+        plans: tuple[ContractPlan, ...] = DEFAULT_PLANS,
+        artifacts: Callable[[str], Artifact] = load_artifact,
+    ) -> None:
+        self.context = context
+        self.outbox = outbox
+        self.plans = plans
+        self.artifacts = artifacts
+        self._cancun_checked = False
+
+    def addresses(self, chain_id: int) -> dict[str, str]:
+        """Recorded contract addresses on one chain, by contract name.
+
+        Args:
+            chain_id: The chain to look up.
+
+        Returns:
+            Contract name to checksummed address; empty when nothing is deployed there.
+        """
+        with self.context.unit_of_work() as session:
+            records = DeploymentRepository(session).on_chain(chain_id)
+            return {record.name: record.address for record in records}
+
+    def deploy_all(self, signer: Signer) -> dict[str, str]:
+        """Make sure every contract is deployed on the current chain, deploying what is missing.
+
+        Args:
+            signer: The operator key; pays for deployment and becomes each contract's admin.
+
+        Returns:
+            Contract name to checksummed address, for every planned contract.
+
+        Raises:
+            EvmVersionUnsupported: The chain cannot run cancun bytecode (nothing is sent).
+            ConfigurationError: The node's chain id differs from the configured one.
+            TransactionReverted, ChainError: A deployment transaction failed.
+        """
+        chain_id = self._chain_id()
+        with _DEPLOY_LOCK:
+            return {plan.name: self._ensure(plan, signer, chain_id) for plan in self.plans}
+
+    def _chain_id(self) -> int:
+        chain_id = self.outbox.client.chain_id()
+        configured = self.context.settings.chain_id
+        if chain_id != configured:
+            raise ConfigurationError(
+                f"The node reports chain id {chain_id}, but the platform is configured for "
+                f"{configured}; refusing to deploy to the wrong network.",
+                f"노드의 체인 ID는 {chain_id}이지만 설정은 {configured}입니다. "
+                "다른 네트워크에 배포하지 않도록 중단합니다.",
+            )
+        return chain_id
+
+    def _ensure(self, plan: ContractPlan, signer: Signer, chain_id: int) -> str:
+        artifact = self.artifacts(plan.name)
+        with self.context.unit_of_work() as session:
+            record = DeploymentRepository(session).get(chain_id, plan.name)
+            recorded = None if record is None else (record.address, record.code_hash)
+            recorded_source = None if record is None else record.source_hash
+        if recorded is not None:
+            address, code_hash = recorded
+            why = self._why_redeploy(plan.name, chain_id, address, code_hash)
+            if why is None:
+                if recorded_source != artifact.source_hash:
+                    log.warning(
+                        "%s on chain %s at %s was built from older sources (%s, now %s); "
+                        "keeping it: upgrading a live contract is a deliberate migration",
+                        plan.name, chain_id, address, recorded_source, artifact.source_hash,
+                    )  # fmt: skip
+                return address
+            log.warning("redeploying %s on chain %s: %s", plan.name, chain_id, why)
+        deployed = self._deploy(plan, artifact, signer)
+        return self._record(plan.name, chain_id, artifact, deployed)
+
+    def _code_at(self, address: str, block: str = "latest") -> bytes:
+        code = self.outbox.client.request("eth_getCode", [address, block])
+        return bytes.fromhex(str(code)[2:])
+
+    def _why_redeploy(self, name: str, chain_id: int, address: str, code_hash: str) -> str | None:
+        """None when the recorded contract is intact on chain, otherwise the reason."""
+        code = self._code_at(address)
+        if not code:
+            return f"the recorded address {address} has no code (was the chain reset?)"
+        actual = runtime_code_hash(code)
+        if actual != code_hash:
+            return f"the code at {address} has hash {actual}, not the recorded {code_hash}"
+        return None
+
+    def _require_cancun(self) -> None:
+        if not self._cancun_checked:
+            require_cancun(self.context.settings.node_rpc_url)
+            self._cancun_checked = True
+
+    def _deploy(self, plan: ContractPlan, artifact: Artifact, signer: Signer) -> Deployed:
+        """Send the deployment through the outbox and verify the code that landed."""
+        self._require_cancun()
+        outcome = self.outbox.execute(
+            signer=signer,
+            intent=f"deploy:{plan.name}",
+            to=None,
+            data=plan.init_code(artifact, signer.address),
+            reference=f"deploy:{plan.name}:{artifact.source_hash[:16]}",
+            timeout_s=DEPLOY_TIMEOUT_S,
+        )
+        if outcome.contract_address is None or outcome.block_number is None:
+            raise ChainError(f"The deployment of {plan.name} ({outcome.tx_hash}) has no address.")
+        address = str(to_checksum_address(outcome.contract_address))
+        code = self._code_at(address, hex(outcome.block_number))
+        if not artifact.matches_runtime(code):
+            raise ChainError(
+                f"The code deployed for {plan.name} at {address} does not match its artifact.",
+                f"{address}에 배포된 {plan.name} 코드가 컴파일 결과와 다릅니다.",
+            )
+        log.info("deployed %s at %s (tx %s)", plan.name, address, outcome.tx_hash)
+        return Deployed(address, runtime_code_hash(code), outcome.tx_hash, outcome.block_number)
+
+    def _record(self, name: str, chain_id: int, artifact: Artifact, deployed: Deployed) -> str:
+        """Insert or update the record; if another process won a race, keep its record."""
+        try:
+            with self.context.unit_of_work() as session:
+                repo = DeploymentRepository(session)
+                fields = {
+                    "address": deployed.address, "code_hash": deployed.code_hash,
+                    "tx_hash": deployed.tx_hash, "block_number": deployed.block_number,
+                    "source_hash": artifact.source_hash, "deployed_at": utcnow(),
+                }  # fmt: skip
+                record = repo.get(chain_id, name)
+                if record is None:
+                    repo.add(ContractDeployment(chain_id=chain_id, name=name, **fields))
+                else:
+                    for key, value in fields.items():
+                        setattr(record, key, value)
+            return deployed.address
+        except IntegrityError:
+            winner = self.addresses(chain_id)[name]
+            log.warning(
+                "%s was deployed concurrently; keeping %s, %s is unused",
+                name, winner, deployed.address,
+            )  # fmt: skip
+            return winner
