@@ -252,7 +252,8 @@ function main() {
 try {
   process.exitCode = main();
 } catch (error) {
-  if (!(error instanceof BuildError)) throw error;
-  process.stderr.write(`build_contracts: ${error.message}\n`);
+  // Exit code 1 means "stale" in check mode, so every failure exits with 2.
+  const detail = error instanceof BuildError ? error.message : error.stack || String(error);
+  process.stderr.write(`build_contracts: ${detail}\n`);
   process.exitCode = 2;
 }

@@ -76,7 +76,6 @@ def test_comment_change_changes_source_hash(repo_copy: Path) -> None:
         (repo_copy / "src/busanchain/chain/artifacts/DigitalWon.json").read_text(encoding="utf-8")
     )
     assert rebuilt["sourceHash"] != load_artifact("DigitalWon").source_hash
-    assert stale_artifacts(repo_copy) == []
 
 
 def test_orphan_artifact_is_reported_stale(repo_copy: Path) -> None:
