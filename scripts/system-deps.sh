@@ -3,10 +3,17 @@
 #   chromium     headless page tests (driven by Playwright, no browser download)
 #   postgresql   the suite runs a second time on a throwaway PostgreSQL cluster
 #   fonts-nanum  a Korean font, so pages render (and are measured) with real glyphs
+# With --bootstrap (used by .ci/run on a fresh machine) it also ensures what `make setup`
+# needs: make, python3-venv (ensurepip) and npm.
 # Idempotent and quiet when everything is present. Needs root, or sudo.
 set -euo pipefail
 
 missing=()
+if [ "${1:-}" = "--bootstrap" ]; then
+  command -v make >/dev/null 2>&1 || missing+=(make)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
 if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=ko 2>/dev/null)" ]; then
