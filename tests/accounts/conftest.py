@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from busanchain.accounts.service import AccountService, account_service_for
+from busanchain.accounts.sessions import SESSION_COOKIE
 from busanchain.domain.roles import Role
 from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
@@ -36,10 +37,18 @@ def new_client(context: PlatformContext) -> TestClient:
     return TestClient(create_app(context))
 
 
+def csrf_headers(client: TestClient) -> dict[str, str]:
+    """The X-CSRF-Token header for a client that is logged in (empty for visitors)."""
+    if SESSION_COOKIE not in client.cookies:
+        return {}
+    me = client.get("/api/accounts/me")
+    return {"X-CSRF-Token": me.json()["csrf_token"]} if me.status_code == 200 else {}
+
+
 def signup(client: TestClient, username: str, **extra: Any) -> dict[str, Any]:
     """Sign up through the API and return the JSON answer (asserting 201)."""
     body = {"username": username, "password": PASSWORD, **extra}
-    response = client.post("/api/accounts/signup", json=body)
+    response = client.post("/api/accounts/signup", json=body, headers=csrf_headers(client))
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -47,7 +56,7 @@ def signup(client: TestClient, username: str, **extra: Any) -> dict[str, Any]:
 def login(client: TestClient, login_name: str, **extra: Any) -> dict[str, Any]:
     """Log in through the API and return the JSON answer (asserting 200)."""
     body = {"login": login_name, "password": PASSWORD, **extra}
-    response = client.post("/api/accounts/login", json=body)
+    response = client.post("/api/accounts/login", json=body, headers=csrf_headers(client))
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
