@@ -170,6 +170,20 @@ def contracts_build(check: bool = typer.Option(False, help="Only check that arti
     raise typer.Exit(code=result.returncode)
 
 
+@app.command()
+def bench(
+    what: str = typer.Argument("outbox", help="Which benchmark: outbox."),
+    count: int = typer.Option(300, min=1, max=100_000, help="Transactions per measured path."),
+) -> None:
+    """Run a benchmark on a private node and print one JSON object."""
+    from busanchain.platform.bench import bench_outbox
+
+    if what != "outbox":
+        console.print(f"unknown benchmark {what!r}; available: outbox")
+        raise typer.Exit(code=2)
+    sys.stdout.write(json.dumps(bench_outbox(_settings().root, count), indent=2) + "\n")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
