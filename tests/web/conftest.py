@@ -14,12 +14,15 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -28,9 +31,21 @@ from playwright.sync_api import (
     Route,
     sync_playwright,
 )
+from web3 import Web3
 
+from busanchain.chain.artifacts import load_artifact
+from busanchain.chain.node import AnvilSupervisor
+from busanchain.chain.rpc import make_web3
+from busanchain.chain.signing import signer_from_key
+from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY, Settings
+from busanchain.db.schema import create_schema
+from busanchain.deployment.service import DeploymentService
+from busanchain.explorer.indexer import ChainIndexer
+from busanchain.explorer.service import contract_book_from_registry
+from busanchain.outbox.service import OutboxService
 from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
+from tests.conftest import PG_URL_ENV, REPO_ROOT, _pg_schema_url
 
 CHROMIUM = Path(os.environ.get("BUSANCHAIN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -73,15 +88,14 @@ PHONE = Viewport("phone", 390, 844, is_mobile=True)
 VIEWPORTS = (DESKTOP, PHONE)
 
 
-@pytest.fixture
-def live_server(context: PlatformContext) -> Iterator[str]:
-    """The real application on a free loopback port, served from a background thread."""
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Serve an application on a free loopback port from a background thread; yield its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(context), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
     )
@@ -97,6 +111,13 @@ def live_server(context: PlatformContext) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+@pytest.fixture
+def live_server(context: PlatformContext) -> Iterator[str]:
+    """The real application over this test's fresh database and the session's anvil."""
+    with serve(create_app(context)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -179,3 +200,58 @@ def open_context(browser: Browser) -> Iterator[Callable[[Viewport], BrowserConte
     yield make
     for ctx in opened:
         ctx.close()
+
+
+@dataclass(frozen=True)
+class ExplorerWorld:
+    """A served app whose index holds DigitalWon, a mint, a transfer and a failed transfer."""
+
+    url: str
+    token: str
+    holder: str
+    block: int
+    transfer: str
+    failed: str
+
+
+def _transact(w3: Web3, call: Any, sender: str) -> str:
+    tx_hash = call.transact({"from": sender, "gas": 300_000})
+    w3.eth.wait_for_transaction_receipt(tx_hash)
+    return "0x" + bytes(tx_hash).hex()
+
+
+@pytest.fixture(scope="module")
+def explorer_world(
+    tmp_path_factory: pytest.TempPathFactory, anvil: AnvilSupervisor
+) -> Iterator[ExplorerWorld]:
+    """DigitalWon deployed on the session's anvil, some transfers, all indexed, served."""
+    tmp = tmp_path_factory.mktemp("explorer-world")
+    pg = os.environ.get(PG_URL_ENV)
+    urls = _pg_schema_url(pg) if pg else iter([f"sqlite:///{tmp / 'world.sqlite3'}"])
+    settings = Settings.from_env(environ={}, root=REPO_ROOT).with_overrides(
+        data_dir=tmp / "var",
+        database_url=next(urls),
+        rpc_url=anvil.config.rpc_url,
+        operator_key=ANVIL_DEFAULT_OPERATOR_KEY,
+        kek_env="b" * 64,
+        session_secret="browser-test-session-secret",
+    )
+    context = PlatformContext.create(settings)
+    try:
+        create_schema(context.engine)
+        operator = signer_from_key(ANVIL_DEFAULT_OPERATOR_KEY)
+        deployed = DeploymentService(context, OutboxService(context)).deploy_all(operator)
+        token = deployed["DigitalWon"]
+        w3 = make_web3(anvil.config.rpc_url)
+        issuer, alice, bob = operator.address, w3.eth.accounts[5], w3.eth.accounts[6]
+        won = w3.eth.contract(address=token, abi=load_artifact("DigitalWon").abi)
+        _transact(w3, won.functions.mint(alice, 1_000_000, b"\x07" * 32), issuer)
+        transfer = _transact(w3, won.functions.transfer(bob, 12_345), alice)
+        failed = _transact(w3, won.functions.transfer(alice, 10**12), bob)
+        ChainIndexer(context, contract_book_from_registry(context)).sync()
+        block = int(w3.eth.get_transaction(transfer)["blockNumber"])
+        with serve(create_app(context)) as url:
+            yield ExplorerWorld(url, token, bob, block, transfer, failed)
+    finally:
+        context.close()
+        next(urls, None)

@@ -18,12 +18,21 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.web.conftest import HANGUL, PHONE, VIEWPORTS, PageVisit, Viewport, visit
+from tests.web.conftest import HANGUL, PHONE, VIEWPORTS, ExplorerWorld, PageVisit, Viewport, visit
 
 pytestmark = pytest.mark.browser
 
-# Pages that need no data. Explorer detail pages get their paths from `detail_paths` below.
+# Pages that need no data (rendered over an empty database).
 STATIC_PAGES = ("/", "/explorer", "/login", "/signup")
+# Explorer pages over an index with DigitalWon, a transfer and a failed transfer.
+EXPLORER_PAGES = {
+    "overview": lambda w: "/explorer",
+    "block": lambda w: f"/explorer/block/{w.block}",
+    "transfer": lambda w: f"/explorer/tx/{w.transfer}",
+    "failed-transfer": lambda w: f"/explorer/tx/{w.failed}",
+    "holder": lambda w: f"/explorer/address/{w.holder}",
+    "token": lambda w: f"/explorer/address/{w.token}",
+}
 LANGS = ("ko", "en")
 
 # Korean text allowed on an English page only inside an element marked lang="ko"; scripts,
@@ -119,6 +128,58 @@ def test_page_renders(
 ) -> None:
     screenshot = screenshot_dir / slug(path, lang, viewport)
     check_page(open_context, live_server + path, lang, viewport, screenshot)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", EXPLORER_PAGES)
+def test_explorer_page_with_data_renders(
+    explorer_world: ExplorerWorld,
+    open_context: Callable[[Viewport], BrowserContext],
+    screenshot_dir: Path,
+    page: str,
+    lang: str,
+    viewport: Viewport,
+) -> None:
+    path = EXPLORER_PAGES[page](explorer_world)
+    screenshot = screenshot_dir / slug(f"explorer-{page}", lang, viewport)
+    check_page(open_context, explorer_world.url + path, lang, viewport, screenshot)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_sign_up_on_a_phone_then_see_the_account(
+    live_server: str,
+    open_context: Callable[[Viewport], BrowserContext],
+    screenshot_dir: Path,
+    lang: str,
+) -> None:
+    """The whole form flow in a real browser: CSRF token, session cookie, redirect."""
+    signup = visit(open_context(PHONE), with_lang(live_server + "/signup", lang))
+    page = signup.page
+    page.fill("input[name=username]", f"phone_user_{lang}")
+    page.fill("input[name=password]", "correct horse battery")
+    with page.expect_navigation():
+        page.click("form.stack button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).path == "/account", page.url
+    assert f"phone_user_{lang}" in page.inner_text("main")
+    page.screenshot(path=str(screenshot_dir / slug("account", lang, PHONE)), full_page=True)
+    signup.assert_no_console_errors()
+    assert_fits_width(signup, PHONE)
+
+
+def test_sign_up_with_a_short_password_stays_on_the_form(
+    live_server: str, open_context: Callable[[Viewport], BrowserContext]
+) -> None:
+    signup = visit(open_context(PHONE), live_server + "/signup")
+    page = signup.page
+    page.fill("input[name=username]", "short_pw_user")
+    page.fill("input[name=password]", "short")
+    page.click("form.stack button[type=submit]")
+    # the browser's own validation (minlength=8) keeps the form from being sent
+    assert urlsplit(page.url).path == "/signup"
+    assert page.evaluate("() => document.querySelector('input[name=password]').validity.tooShort")
+    signup.assert_no_console_errors()
 
 
 def test_docs_page_serves_the_whole_api(
