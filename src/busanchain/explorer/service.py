@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -83,6 +84,23 @@ def contract_book_from_registry(context: PlatformContext) -> ContractBook:
     return ContractBook(abis, names)
 
 
+class CachedBook:
+    """A contract book that is rebuilt at most every `ttl_s` seconds (pages ask often)."""
+
+    def __init__(self, build: BookProvider, ttl_s: float = 5.0) -> None:
+        self._build = build
+        self._ttl_s = ttl_s
+        self._book: ContractBook | None = None
+        self._built_at = 0.0
+
+    def __call__(self) -> ContractBook:
+        """The current book."""
+        now = time.monotonic()
+        if self._book is None or now - self._built_at > self._ttl_s:
+            self._book, self._built_at = self._build(), now
+        return self._book
+
+
 def _time(timestamp: int) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
@@ -96,7 +114,7 @@ class ExplorerService:
 
     def __init__(self, context: PlatformContext, books: BookProvider | None = None) -> None:
         self.context = context
-        self._books = books or (lambda: contract_book_from_registry(context))
+        self._books = books or CachedBook(lambda: contract_book_from_registry(context))
 
     # ---- lists --------------------------------------------------------------------------
 
