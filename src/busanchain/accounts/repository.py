@@ -101,7 +101,10 @@ def delete_expired_sessions(session: Session, user_id: int, now: datetime) -> No
 def touch_session(session: Session, id_hash: str, now: datetime) -> None:
     """Record activity on a session."""
     session.execute(
-        update(SessionRecord).where(SessionRecord.id_hash == id_hash).values(last_seen_at=now)
+        update(SessionRecord)
+        .where(SessionRecord.id_hash == id_hash)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -153,6 +156,7 @@ def claim_totp_step(session: Session, user_id: int, step: int) -> bool:
             or_(UserRecord.totp_last_step.is_(None), UserRecord.totp_last_step < step),
         )
         .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -173,5 +177,6 @@ def claim_siwe_nonce(session: Session, nonce: str, user_id: int, now: datetime) 
             SiweNonce.expires_at > now,
         )
         .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
