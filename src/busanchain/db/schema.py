@@ -1,7 +1,7 @@
-"""Creating and upgrading the schema.
+"""The schema: which modules hold tables, and bringing a database up to date.
 
 The tables of each feature live in that feature's `tables.py`; TABLE_MODULES lists them so
-that migrations and tests see the whole metadata.
+that Alembic and the drift test see the whole metadata.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 
 from sqlalchemy import Engine
-
-from busanchain.db.base import Base
 
 TABLE_MODULES = (
     "busanchain.outbox.tables",
@@ -25,14 +23,11 @@ TABLE_MODULES = (
 def load_all_tables() -> None:
     """Import every feature's tables so that Base.metadata is complete."""
     for name in TABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not name.startswith(str(exc.name)):
-                raise
+        importlib.import_module(name)
 
 
 def create_schema(engine: Engine) -> None:
-    """Bring the database to the latest schema."""
-    load_all_tables()
-    Base.metadata.create_all(engine)
+    """Bring the database to the latest schema through the Alembic migrations."""
+    from busanchain.db.migrate import upgrade
+
+    upgrade(engine)

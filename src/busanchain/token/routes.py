@@ -1,9 +1,136 @@
-"""Routes (being built)."""
+"""DigitalWon API: issue, transfer, operation status, balance.
 
-from fastapi import FastAPI
+POST endpoints move money: they require an `Idempotency-Key` header. The same key and body
+replays the first answer; the same key with another body is refused with 422.
+"""
 
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+
+from busanchain.accounts.deps import current_user, require_roles
+from busanchain.chain.signing import Signer
+from busanchain.domain.addresses import parse_address
+from busanchain.domain.errors import NotFound
+from busanchain.domain.roles import Role
+from busanchain.idempotency.service import IdempotencyService, parse_key, request_fingerprint
+from busanchain.keys.service import key_service_for
+from busanchain.outbox.nonces import key_lock
+from busanchain.outbox.service import crash_point
 from busanchain.platform.context import PlatformContext
+from busanchain.platform.operator import operator_signer
+from busanchain.token.schemas import BalanceOut, IssueRequest, OperationOut, TransferRequest
+from busanchain.token.service import Operation, TokenService
+
+router = APIRouter(prefix="/api/token", tags=["token"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+WAIT_FOR_RECEIPT_S = 10.0
+READ_ALL_ROLES = {Role.OFFICIAL, Role.AUDITOR, Role.ADMIN}
+
+
+def _context(request: Request) -> PlatformContext:
+    return request.app.state.context  # type: ignore[no-any-return]
+
+
+def _service(request: Request) -> TokenService:
+    return TokenService(_context(request))
+
+
+def _answer(operation: Operation) -> tuple[int, dict[str, Any]]:
+    status = {"confirmed": 200, "reverted": 422, "failed": 422}.get(operation.status, 202)
+    return status, operation.as_dict()
+
+
+def _submit(
+    request: Request, key: str | None, body: dict[str, Any], owner: str, relayer: Signer,
+    enqueue: Any,
+) -> JSONResponse:  # fmt: skip
+    """Run one money-moving request exactly once per Idempotency-Key."""
+    idem_key = parse_key(key)
+    context = _context(request)
+    service = TokenService(context)
+    idem = IdempotencyService(context)
+    scope = f"{owner}:{request.method}:{request.url.path}"
+    fingerprint = request_fingerprint(request.method, request.url.path, body)
+
+    def work(session: Any) -> tuple[int, dict[str, Any]]:
+        entry = enqueue(service, session)
+        return 202, Operation(entry.id, entry.tx_hash, entry.state, None, None, owner).as_dict()
+
+    with key_lock(service.outbox.client.chain_id(), relayer.address):
+        stored = idem.run(scope, idem_key, fingerprint, work)
+    if stored.replayed:
+        return JSONResponse(stored.body, status_code=stored.status_code)
+    crash_point("after_outbox_commit")
+    operation_id = int(stored.body["operation_id"])
+    service.outbox.broadcast(operation_id)
+    outcome = service.outbox.wait(operation_id, WAIT_FOR_RECEIPT_S)
+    status, answer = _answer(Operation.of(outcome, owner))
+    idem.update_answer(scope, idem_key, status, answer)
+    return JSONResponse(answer, status_code=status)
+
+
+@router.post("/issuances", status_code=202, response_model=OperationOut,
+             responses={200: {"model": OperationOut}, 422: {"description": "Reverted or invalid"}})  # fmt: skip
+def issue(
+    request: Request,
+    payload: IssueRequest,
+    idempotency_key: IdemKey = None,
+    user: Any = Depends(require_roles(Role.OFFICIAL, Role.ADMIN)),
+) -> JSONResponse:
+    """Mint DigitalWon against a KRW deposit (officials and admins; the operator signs)."""
+    operator = operator_signer(_context(request).settings)
+    return _submit(
+        request, idempotency_key, payload.model_dump(), f"user:{user.id}", operator,
+        lambda svc, s: svc.enqueue_issue(
+            s, issuer=operator, to=payload.to, amount=payload.amount,
+            deposit_ref=payload.deposit_reference, owner=f"user:{user.id}",
+        ),
+    )  # fmt: skip
+
+
+@router.post("/transfers", status_code=202, response_model=OperationOut,
+             responses={200: {"model": OperationOut}, 422: {"description": "Reverted or invalid"}})  # fmt: skip
+def transfer(
+    request: Request,
+    payload: TransferRequest,
+    idempotency_key: IdemKey = None,
+    user: Any = Depends(current_user),
+) -> JSONResponse:
+    """Send DigitalWon from the caller's custodial wallet; the platform pays the gas."""
+    context = _context(request)
+    relayer = operator_signer(context.settings)
+    payer = key_service_for(context).signer_for_user(user.id)
+    return _submit(
+        request, idempotency_key, payload.model_dump(), f"user:{user.id}", relayer,
+        lambda svc, s: svc.enqueue_transfer(
+            s, relayer=relayer, payer=payer, to=payload.to, amount=payload.amount,
+            owner=f"user:{user.id}",
+        ),
+    )  # fmt: skip
+
+
+@router.get("/operations/{operation_id}", response_model=OperationOut)
+def operation(operation_id: int, request: Request, user: Any = Depends(current_user)) -> Any:
+    """Status of an operation: its owner and officials, auditors and admins may read it."""
+    result = _service(request).operation(operation_id)
+    may_read = result.owner == f"user:{user.id}" or bool(READ_ALL_ROLES & set(user.roles))
+    if not may_read:
+        raise NotFound("No such operation.", "해당 거래가 없습니다.")
+    return result.as_dict()
+
+
+@router.get("/balances/{address}", response_model=BalanceOut)
+def balance(address: str, request: Request) -> BalanceOut:
+    """The DigitalWon balance of any address (balances are public on chain)."""
+    checked = parse_address(address)
+    return BalanceOut(address=checked, balance=_service(request).balance_of(checked))
 
 
 def register(app: FastAPI, context: PlatformContext) -> None:
-    """Add this feature's routes to the application."""
+    """Add the token API to the application."""
+    app.include_router(router)
+
