@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from busanchain.domain.errors import ConfigurationError
 from busanchain.explorer import repository
 from busanchain.explorer.decoder import ContractBook
 from busanchain.explorer.indexer import ChainIndexer
+from busanchain.explorer.source import BlockSource, RpcBlock
 from busanchain.explorer.tables import (
     IndexedBlock,
     IndexedLog,
@@ -160,6 +161,22 @@ def test_indexing_the_same_range_twice_changes_nothing(
     assert dump(context) == before
 
 
+def test_index_range_never_stores_past_the_tip(
+    own_anvil: AnvilSupervisor, make_context: Callable[[str], PlatformContext]
+) -> None:
+    w3 = make_web3(own_anvil.config.rpc_url)
+    w3.provider.make_request("anvil_mine", [4])
+    context = make_context(own_anvil.config.rpc_url)
+    indexer = ChainIndexer(context, confirmations=2)
+    indexer.sync()
+
+    assert indexer.index_range(1, 4) == 2
+    assert indexer.index_range(3, 4) == 0
+    with context.unit_of_work() as session:
+        tip = repository.tip(session)
+        assert tip is not None and tip.number == 2
+
+
 def test_confirmations_hold_back_the_newest_blocks(
     own_anvil: AnvilSupervisor,
     make_context: Callable[[str], PlatformContext],
@@ -264,3 +281,68 @@ def test_a_contract_learned_later_is_decoded_afterwards(
         tx = repository.transaction(session, minted)
         assert tx is not None and tx.function_name == "mint"
         assert repository.count_address_transfers(session, alice) == 1
+
+
+def test_blocks_that_do_not_link_to_the_index_are_not_stored(
+    own_anvil: AnvilSupervisor, make_context: Callable[[str], PlatformContext]
+) -> None:
+    w3 = make_web3(own_anvil.config.rpc_url)
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    w3.provider.make_request("anvil_mine", [4])
+    context = make_context(own_anvil.config.rpc_url)
+    indexer = ChainIndexer(context)
+    indexer.sync()
+    before = dump(context)
+    w3.provider.make_request("evm_revert", [snapshot])
+    w3.provider.make_request("evm_mine", [w3.eth.get_block("latest")["timestamp"] + 100])
+    w3.provider.make_request("anvil_mine", [5])
+
+    assert indexer.index_range(2, 4) == 0
+    assert dump(context) == before
+    assert indexer.sync().reorgs == 1
+    with context.unit_of_work() as session:
+        tip = repository.tip(session)
+        assert tip is not None and tip.number == 6
+        assert tip.hash == w3.eth.get_block(6)["hash"].to_0x_hex()
+
+
+class ReorgingSource(BlockSource):
+    """The real node, plus a real reorg injected just before the next block fetch."""
+
+    def __init__(self, rpc_url: str) -> None:
+        super().__init__(rpc_url)
+        self.before_fetch: Callable[[], None] | None = None
+
+    def blocks(self, numbers: Sequence[int]) -> list[RpcBlock | None]:
+        if self.before_fetch is not None:
+            inject, self.before_fetch = self.before_fetch, None
+            inject()
+        return super().blocks(numbers)
+
+
+def test_a_reorg_between_tip_check_and_fetch_stores_nothing_unlinked(
+    own_anvil: AnvilSupervisor, make_context: Callable[[str], PlatformContext]
+) -> None:
+    rpc = own_anvil.config.rpc_url
+    w3 = make_web3(rpc)
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    w3.provider.make_request("anvil_mine", [4])
+    source = ReorgingSource(rpc)
+    context = make_context(rpc)
+    indexer = ChainIndexer(context, source=source)
+    indexer.sync()
+    w3.provider.make_request("anvil_mine", [1])
+
+    def reorg() -> None:
+        w3.provider.make_request("evm_revert", [snapshot])
+        w3.provider.make_request("evm_mine", [w3.eth.get_block("latest")["timestamp"] + 100])
+        w3.provider.make_request("anvil_mine", [8])
+
+    source.before_fetch = reorg
+    interrupted = indexer.step()
+
+    assert interrupted.indexed == 0
+    assert indexer.sync().reorgs == 1
+    fresh = make_context(rpc)
+    ChainIndexer(fresh).sync()
+    assert dump(context) == dump(fresh)

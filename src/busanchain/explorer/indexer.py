@@ -119,19 +119,25 @@ class ChainIndexer:
         """Index blocks `start`..`end` again (upserting), as long as they link to the index.
 
         Used to repair or re-decode a range; indexing an unchanged range changes nothing.
-        Returns the number of blocks stored.
+        Only blocks up to the stored tip are touched (new blocks are for `sync`, which
+        checks parent links), so the index never gets a gap. Returns the blocks stored.
         """
         with self.context.unit_of_work() as session:
+            tip = repository.tip(session)
+            end = min(end, tip.number if tip else -1)
             parent = repository.hashes_at(session, [start - 1]).get(start - 1)
+        if start < 0 or end < start:
+            return 0
         prepared = self._prepare(range(start, end + 1), parent if start > 0 else None)
+        done = 0
         with self.context.unit_of_work() as session:
             stored = repository.hashes_at(session, [r.block.number for r in prepared])
             for rows in prepared:
-                known = stored.get(rows.block.number)
-                if known is not None and known != rows.block.hash:
+                if stored.get(rows.block.number) != rows.block.hash:
                     break  # the chain moved on: step() rolls back first
                 repository.store_block(session, rows)
-        return len(prepared)
+                done += 1
+        return done
 
     def apply_book(self, book: ContractBook) -> int:
         """Switch to a new contract book and decode what was stored before it knew a contract.
