@@ -52,6 +52,7 @@ def _submit(
     idem_key = parse_key(key)
     context = _context(request)
     service = TokenService(context)
+    service.contract()  # resolve the address before the unit of work that claims the key
     idem = IdempotencyService(context)
     scope = f"{owner}:{request.method}:{request.url.path}"
     fingerprint = request_fingerprint(request.method, request.url.path, body)
