@@ -213,7 +213,8 @@ def test_search_for_a_block_hash_redirects_to_the_block(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "status"), [("hello", 422), ("", 422), ("0x" + "cd" * 32, 404), ("0x12", 422)]
+    ("query", "status"),
+    [("hello", 422), ("", 422), ("0x" + "cd" * 32, 404), ("0x12", 422), ("9" * 20, 422)],
 )
 def test_search_explains_what_it_cannot_find(world: World, query: str, status: int) -> None:
     answer = world.client.get("/explorer/search", params={"q": query})
