@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BIN=.venv/bin
 read -ra extra <<<"${PYTEST_ARGS:-}"
-pytest_cmd=("$BIN/pytest" -n 2 -p no:cacheprovider)
+pytest_cmd=("$BIN/pytest" -n 2 -p no:cacheprovider --durations=10)
 
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 elapsed() { printf '   (%ss)\n' "$((SECONDS - $1))"; }
