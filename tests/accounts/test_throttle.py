@@ -63,3 +63,14 @@ def test_one_client_address_spraying_many_accounts_is_throttled(
     codes = [_fail(app_client, f"user{i}") for i in range(limit)]
     assert codes == [401] * limit
     assert _fail(app_client, "someone-else") == 429
+
+
+def test_username_and_email_share_one_count(
+    app_client: TestClient, accounts: AccountService
+) -> None:
+    make_user(accounts, "erin", email="erin@example.kr")
+    codes = [_fail(app_client, "erin") for _ in range(3)]
+    codes += [_fail(app_client, "erin@example.kr") for _ in range(2)]
+    assert codes == [401] * 5
+    right = {"login": "erin@example.kr", "password": PASSWORD}
+    assert app_client.post("/api/accounts/login", json=right).status_code == 429

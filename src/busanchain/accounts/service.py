@@ -212,6 +212,13 @@ def _as_password(password: str) -> str:
     return unicodedata.normalize("NFC", password)
 
 
+def _throttle_subjects(record: UserRecord | None, login: str, client: str) -> tuple[str, str]:
+    """What failures count against: the account (by id, so username and email share one
+    count; by the login name for unknown accounts) and the client address."""
+    account = f"user:{record.id}" if record is not None else f"login:{login}"
+    return account, f"ip:{client}"
+
+
 def _matching_step(secret: str, code: str, now: float) -> int | None:
     """The time step (current, previous or next) whose code equals `code`, if any."""
     totp = pyotp.TOTP(secret, interval=TOTP_PERIOD_S)
@@ -351,7 +358,7 @@ class AccountService:
     ) -> LoginResult:
         """Check the password (and TOTP code) and open a new session.
 
-        Failures count against the login name and the client address; past the limits the
+        Failures count against the account and the client address; past the limits the
         answer is 429 before the password is even checked. The session presented before
         login (`previous_token`) is deleted: the id always changes on login.
 
@@ -368,10 +375,10 @@ class AccountService:
             LoginThrottled, InvalidCredentials, TotpRequired, InvalidTotp.
         """
         login = login.strip().lower()
-        subjects = (f"login:{login}", f"ip:{client}")
         with self._context.unit_of_work() as session:
-            self._check_throttle(session, subjects)
             record = repository.user_by_login(session, login)
+            subjects = _throttle_subjects(record, login, client)
+            self._check_throttle(session, subjects)
             ok = self._verify_password(record, password)
             if ok and record is not None and self._hasher.check_needs_rehash(record.password_hash):
                 record.password_hash = self._hasher.hash(_as_password(password))
@@ -400,7 +407,7 @@ class AccountService:
             record = repository.user_by_id(session, state.user_id)
             if record is None:
                 raise AuthenticationRequired
-            subjects = (f"login:{record.username}", f"ip:{client}")
+            subjects = _throttle_subjects(record, record.username, client)
         return self._finish_login(record.id, code, subjects, pending_token)
 
     def _finish_login(
@@ -687,9 +694,14 @@ class AccountService:
             record.issued_at, record.expires_at = now, expires
             session.add(record)
         message = SiweMessage(
-            self.siwe_domain, address, self.public_url, self._context.settings.chain_id,
-            nonce, now, expires,
-        )  # fmt: skip
+            self.siwe_domain,
+            address,
+            self.public_url,
+            self._context.settings.chain_id,
+            nonce,
+            now,
+            expires,
+        )
         return SiweChallenge(message.text(), nonce, expires)
 
     def verify_siwe(self, actor: User, text: str, signature: str) -> str:
@@ -703,9 +715,12 @@ class AccountService:
         message = parse_message(text)
         now = self._clock()
         check_message(
-            message, domain=self.siwe_domain, uri=self.public_url,
-            chain_id=self._context.settings.chain_id, now=now,
-        )  # fmt: skip
+            message,
+            domain=self.siwe_domain,
+            uri=self.public_url,
+            chain_id=self._context.settings.chain_id,
+            now=now,
+        )
         if recover_signer(text, signature) != message.address:
             raise SiweRejected(
                 "The signature is not from this address.", "이 주소의 서명이 아닙니다."
