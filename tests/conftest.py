@@ -40,16 +40,21 @@ def anvil_binary() -> Path:
 def start_anvil(tmp: Path, binary: Path, block_time: float | None = None) -> AnvilSupervisor:
     """Start a fresh anvil on a free port, state under `tmp`."""
     config = AnvilConfig(
-        binary=binary, state_dir=tmp, port=free_port(), block_time=block_time,
+        binary=binary,
+        state_dir=tmp,
+        port=free_port(),
+        block_time=block_time,
         snapshot_interval_s=3600,
-    )  # fmt: skip
+    )
     node = AnvilSupervisor(config)
     node.start(watch=False)
     return node
 
 
 @pytest.fixture(scope="session")
-def anvil(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> Iterator[AnvilSupervisor]:
+def anvil(
+    tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path
+) -> Iterator[AnvilSupervisor]:
     """One automining anvil node shared by a test session (or xdist worker)."""
     node = start_anvil(tmp_path_factory.mktemp("anvil"), anvil_binary)
     yield node

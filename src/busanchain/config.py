@@ -87,7 +87,9 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, root: Path | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, root: Path | None = None
+    ) -> Settings:
         """Build settings from the environment and an optional `.env` file in the root."""
         root = (root or Path(os.environ.get("BUSANCHAIN_ROOT", Path.cwd()))).resolve()
         env: dict[str, str] = _read_env_file(root / ".env")

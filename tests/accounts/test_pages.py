@@ -44,9 +44,9 @@ def test_signup_page_shows_errors_in_the_form(app_client: TestClient) -> None:
     assert bad.status_code == 422
     assert 'class="alert"' in bad.text and 'name="username"' in bad.text
     admin = app_client.post(
-        "/signup", data={"username": "wannabe", "password": PASSWORD, "role": "admin",
-                         "csrf_token": token},
-    )  # fmt: skip
+        "/signup",
+        data={"username": "wannabe", "password": PASSWORD, "role": "admin", "csrf_token": token},
+    )
     assert admin.status_code == 403
 
 
@@ -54,9 +54,10 @@ def test_login_page_wrong_password_and_account_redirect(app_client: TestClient) 
     assert app_client.get("/account", follow_redirects=False).headers["location"] == "/login"
     token = _token(app_client.get("/login").text)
     wrong = app_client.post(
-        "/login", data={"login": "ghost", "password": "nope", "csrf_token": token},
+        "/login",
+        data={"login": "ghost", "password": "nope", "csrf_token": token},
         params={"lang": "en"},
-    )  # fmt: skip
+    )
     assert wrong.status_code == 401 and "The login or the password is wrong." in wrong.text
     assert app_client.get("/login/totp", follow_redirects=False).status_code == 303
 
@@ -65,8 +66,9 @@ def test_totp_enrollment_pages(app_client: TestClient) -> None:
     import pyotp
 
     token = _token(app_client.get("/signup").text)
-    app_client.post("/signup", data={"username": "otp-page", "password": PASSWORD,
-                                     "csrf_token": token})  # fmt: skip
+    app_client.post(
+        "/signup", data={"username": "otp-page", "password": PASSWORD, "csrf_token": token}
+    )
     token = _token(app_client.get("/account").text)
     enroll = app_client.post("/account/totp/enroll", data={"csrf_token": token})
     assert enroll.status_code == 200

@@ -50,10 +50,18 @@ def _typed(
 
 
 def _authorization(
-    chain: Chain, token: Contract, signer: LocalAccount, to: str, value: int, *,
-    primary: str = "TransferWithAuthorization", valid_after: int = 0,
-    valid_before: int | None = None, nonce: bytes | None = None, payer: str | None = None,
-) -> tuple[tuple[Any, ...], Any]:  # fmt: skip
+    chain: Chain,
+    token: Contract,
+    signer: LocalAccount,
+    to: str,
+    value: int,
+    *,
+    primary: str = "TransferWithAuthorization",
+    valid_after: int = 0,
+    valid_before: int | None = None,
+    nonce: bytes | None = None,
+    payer: str | None = None,
+) -> tuple[tuple[Any, ...], Any]:
     """(call arguments without signature, signed message) for an EIP-3009 authorization."""
     message = {
         "from": payer or signer.address,
@@ -67,9 +75,13 @@ def _authorization(
         signer.key, full_message=_typed(token, primary, AUTH_FIELDS, message)
     )
     args = (
-        message["from"], to, value, message["validAfter"], message["validBefore"],
+        message["from"],
+        to,
+        value,
+        message["validAfter"],
+        message["validBefore"],
         message["nonce"],
-    )  # fmt: skip
+    )
     return args, signed
 
 
@@ -162,9 +174,11 @@ def test_holder_redeems_own_tokens(
     event = token.events.Redeemed().process_receipt(receipt, errors=DISCARD)[0]["args"]
     assert (event["holder"], event["amount"]) == (holder.address, 40)
     expect_revert(
-        token, token.functions.redeem(61, REDEMPTION_REF), holder.address,
+        token,
+        token.functions.redeem(61, REDEMPTION_REF),
+        holder.address,
         "ERC20InsufficientBalance",
-    )  # fmt: skip
+    )
     expect_revert(token, token.functions.redeem(1, b"\x00" * 32), holder.address, "ZeroReference")
 
 
@@ -179,9 +193,12 @@ def _permit(
         {"name": "deadline", "type": "uint256"},
     ]
     message = {
-        "owner": owner.address, "spender": spender, "value": value,
-        "nonce": token.functions.nonces(owner.address).call(), "deadline": deadline,
-    }  # fmt: skip
+        "owner": owner.address,
+        "spender": spender,
+        "value": value,
+        "nonce": token.functions.nonces(owner.address).call(),
+        "deadline": deadline,
+    }
     signed = Account.sign_typed_data(
         owner.key, full_message=_typed(token, "Permit", fields, message)
     )
@@ -411,6 +428,8 @@ def test_contract_wallet_authorizes_through_erc1271(
     _mint(chain, token, admin, rejecting, 30)
     args, signed = _authorization(chain, token, some_key, relayer.address, 30, payer=rejecting)
     expect_revert(
-        token, fn_bytes(*args, bytes(signed.signature)), relayer.address,
+        token,
+        fn_bytes(*args, bytes(signed.signature)),
+        relayer.address,
         "InvalidAuthorizationSignature",
-    )  # fmt: skip
+    )

@@ -42,9 +42,13 @@ def _deploy(chain: Chain, admin: LocalAccount) -> Contract:
 
 
 def _apply(
-    chain: Chain, token: Contract, admin: LocalAccount, holders: list[LocalAccount],
-    op: Operation, model: list[int],
-) -> None:  # fmt: skip
+    chain: Chain,
+    token: Contract,
+    admin: LocalAccount,
+    holders: list[LocalAccount],
+    op: Operation,
+    model: list[int],
+) -> None:
     kind, actor, counterparty, amount = op
     if kind == "mint":
         chain.send(token.functions.mint(holders[actor].address, amount, random_nonce()), admin)

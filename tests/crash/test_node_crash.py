@@ -50,7 +50,9 @@ def _entries(runtime: PlatformRuntime) -> tuple[int, int]:
 @pytest.mark.parametrize("seed", range(CRASH_SEEDS))
 def test_kill_node_after_confirmed_transfers(seed: int, tmp_path: Path, database_url: str) -> None:
     rng = random.Random(seed)
-    settings = crash_settings(tmp_path, database_url, snapshot_interval_s=rng.choice([0.2, 0.5, 2.0]))
+    settings = crash_settings(
+        tmp_path, database_url, snapshot_interval_s=rng.choice([0.2, 0.5, 2.0])
+    )
     runtime = PlatformRuntime(settings)
     runtime.start()
     try:

@@ -72,9 +72,11 @@ def test_deploy_records_address_and_on_chain_code_hash(
     # The operator holds the issuer role, and decimals are 0.
     issuer_role = keccak(text="ISSUER_ROLE")
     has_role = _call(
-        service, address, "hasRole(bytes32,address)",
+        service,
+        address,
+        "hasRole(bytes32,address)",
         issuer_role + bytes(12) + bytes.fromhex(OPERATOR.address[2:]),
-    )  # fmt: skip
+    )
     assert int.from_bytes(has_role, "big") == 1
     assert int.from_bytes(_call(service, address, "decimals()"), "big") == 0
 

@@ -42,9 +42,11 @@ def test_wrong_aad_kek_or_tampering_fails() -> None:
     with pytest.raises(KeyUnavailable):
         open_envelope([KEK_B], envelope, aad)
     tampered = envelope.__class__(
-        envelope.kek_id, envelope.wrapped_dek, envelope.nonce, bytes([envelope.ciphertext[0] ^ 1])
-        + envelope.ciphertext[1:],
-    )  # fmt: skip
+        envelope.kek_id,
+        envelope.wrapped_dek,
+        envelope.nonce,
+        bytes([envelope.ciphertext[0] ^ 1]) + envelope.ciphertext[1:],
+    )
     with pytest.raises(KeyUnavailable):
         open_envelope([KEK_A], tampered, aad)
 

@@ -65,7 +65,9 @@ def test_nonces_are_unique_and_contiguous_under_concurrency(context: PlatformCon
     def worker() -> None:
         try:
             for _ in range(5):
-                outbox.execute(signer=OPERATOR, intent="test", to=_fresh_address(), data=b"", value=1)
+                outbox.execute(
+                    signer=OPERATOR, intent="test", to=_fresh_address(), data=b"", value=1
+                )
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -107,7 +109,9 @@ def test_stuck_transaction_is_replaced_with_same_nonce(
         assert _balance(client, to) == 5  # paid once, not three times
         with ctx.unit_of_work() as session:
             attempts = session.scalar(
-                select(func.count()).select_from(OutboxAttempt).where(OutboxAttempt.entry_id == entry.id)
+                select(func.count())
+                .select_from(OutboxAttempt)
+                .where(OutboxAttempt.entry_id == entry.id)
             )
         assert attempts == 3
     finally:
@@ -134,9 +138,11 @@ def test_transactions_lost_by_node_restart_are_replayed(
         node.start(watch=False)
         assert _balance(client, to) == 3  # the tail after the snapshot is gone
         reconciler = Reconciler(
-            context, signers=lambda _a: OPERATOR, client=client,
+            context,
+            signers=lambda _a: OPERATOR,
+            client=client,
             finalized_block=lambda _c: snapshot_head,
-        )  # fmt: skip
+        )
         report = reconciler.run_once()
         assert report.reopened == 4
         reconciler.run_once()

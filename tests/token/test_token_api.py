@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from busanchain.accounts.sessions import SESSION_COOKIE
 from busanchain.chain.client import ChainClient
+from busanchain.domain.roles import Role
 from busanchain.outbox.tables import OutboxEntry
 from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
 from tests.token.conftest import Actor, actor
 from tests.web.conftest import serve
-from busanchain.domain.roles import Role
 
 
 def _key() -> str:

@@ -249,11 +249,23 @@ async def signup_submit(request: Request) -> Response:
             accounts.signup, body.username, body.password, body.roles, body.email, personal
         )
     except ValidationError as exc:
-        return _render(request, "signup.html", 422, roles=_signup_roles(), values=values,
-                       errors=_form_errors(exc))  # fmt: skip
+        return _render(
+            request,
+            "signup.html",
+            422,
+            roles=_signup_roles(),
+            values=values,
+            errors=_form_errors(exc),
+        )
     except BusanchainError as exc:
-        return _render(request, "signup.html", exc.status, roles=_signup_roles(), values=values,
-                       errors=[exc.message(request_lang(request))])  # fmt: skip
+        return _render(
+            request,
+            "signup.html",
+            exc.status,
+            roles=_signup_roles(),
+            values=values,
+            errors=[exc.message(request_lang(request))],
+        )
     response = _redirect("/account")
     set_session_cookie(response, result.token, _cookies(request))
     return response
@@ -273,9 +285,14 @@ async def login_submit(request: Request) -> Response:
     try:
         body = LoginIn(login=values.get("login", ""), password=values.get("password", ""))
         result = await run_in_threadpool(
-            accounts.login, body.login, body.password, client_address(request), None,
-            session_token(request), True,
-        )  # fmt: skip
+            accounts.login,
+            body.login,
+            body.password,
+            client_address(request),
+            None,
+            session_token(request),
+            True,
+        )
     except ValidationError as exc:
         return _render(request, "login.html", 422, values=values, errors=_form_errors(exc))
     except BusanchainError as exc:
@@ -302,9 +319,11 @@ async def login_totp_submit(request: Request) -> Response:
     try:
         body = TotpCodeIn(code=values.get("code", ""))
         result = await run_in_threadpool(
-            accounts.complete_login, session_token(request) or "", body.code,
+            accounts.complete_login,
+            session_token(request) or "",
+            body.code,
             client_address(request),
-        )  # fmt: skip
+        )
     except ValidationError as exc:
         return _render(request, "login_totp.html", 422, errors=_form_errors(exc))
     except BusanchainError as exc:

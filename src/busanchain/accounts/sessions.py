@@ -73,9 +73,14 @@ def _ensure_secret_file(path: Path) -> None:
 def set_session_cookie(response: Response, token: str, config: CookieConfig) -> None:
     """Put a session id into the HttpOnly, SameSite=Lax session cookie."""
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=config.max_age_s, path="/", httponly=True,
-        samesite="lax", secure=config.secure,
-    )  # fmt: skip
+        SESSION_COOKIE,
+        token,
+        max_age=config.max_age_s,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=config.secure,
+    )
 
 
 def clear_session_cookie(response: Response, config: CookieConfig) -> None:
@@ -127,9 +132,13 @@ class SessionMiddleware:
         if anonymous is None or not csrf.anonymous_token_valid(self.config.secret, anonymous):
             anonymous = csrf.new_anonymous_token(self.config.secret)
             extra.set_cookie(
-                ANON_CSRF_COOKIE, anonymous, path="/", httponly=True, samesite="lax",
+                ANON_CSRF_COOKIE,
+                anonymous,
+                path="/",
+                httponly=True,
+                samesite="lax",
                 secure=self.config.secure,
-            )  # fmt: skip
+            )
         return anonymous
 
     async def _check(

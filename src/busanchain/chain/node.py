@@ -100,13 +100,19 @@ class AnvilSupervisor:
         cfg = self.config
         cmd = [
             str(cfg.binary),
-            "--host", cfg.host,
-            "--port", str(cfg.port),
-            "--chain-id", str(cfg.chain_id),
-            "--base-fee", "0",
-            "--gas-limit", str(cfg.gas_limit),
-            "--hardfork", "cancun",
-        ]  # fmt: skip
+            "--host",
+            cfg.host,
+            "--port",
+            str(cfg.port),
+            "--chain-id",
+            str(cfg.chain_id),
+            "--base-fee",
+            "0",
+            "--gas-limit",
+            str(cfg.gas_limit),
+            "--hardfork",
+            "cancun",
+        ]
         if cfg.block_time:
             cmd += ["--block-time", str(cfg.block_time)]
         if load_state is not None:

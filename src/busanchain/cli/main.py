@@ -44,7 +44,10 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
     from busanchain.platform.runtime import PlatformRuntime
     from busanchain.web.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     started = time.monotonic()
     try:
         runtime = PlatformRuntime(_settings())
@@ -62,11 +65,17 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
     console.print(f"  RPC:           {info.rpc_url}")
     console.print(f"  체인 ID / chain id: {info.chain_id}")
     console.print(f"  API docs:      {info.web_url}/docs")
-    console.print("  Ctrl+C 또는 `busanchain down`으로 종료 / stop with Ctrl+C or `busanchain down`")
+    console.print(
+        "  Ctrl+C 또는 `busanchain down`으로 종료 / stop with Ctrl+C or `busanchain down`"
+    )
     server = uvicorn.Server(
-        uvicorn.Config(create_app(context), host=context.settings.web_host,
-                       port=context.settings.web_port, log_level="warning")
-    )  # fmt: skip
+        uvicorn.Config(
+            create_app(context),
+            host=context.settings.web_host,
+            port=context.settings.web_port,
+            log_level="warning",
+        )
+    )
     try:
         server.run()
     finally:
@@ -145,8 +154,13 @@ def keys_rotate(
     """Re-wrap every encrypted row under a new key-encryption key, with progress."""
     from busanchain.platform.status import rotate_keys
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("re-encrypting / 재암호화", total=None)
 
         def report(done: int, total: int) -> None:
@@ -161,7 +175,9 @@ def keys_rotate(
 
 
 @contracts_app.command("build")
-def contracts_build(check: bool = typer.Option(False, help="Only check that artifacts are current.")) -> None:
+def contracts_build(
+    check: bool = typer.Option(False, help="Only check that artifacts are current."),
+) -> None:
     """Compile contracts/ with the pinned solc-js into src/busanchain/chain/artifacts."""
     from busanchain.chain.artifacts import build_artifacts
 

@@ -63,8 +63,7 @@ def check_durability(engine: Engine) -> dict[str, str]:
         sync = int(conn.execute(text("PRAGMA synchronous")).scalar() or 0)
     if journal != "wal" or sync != 2:
         raise ConfigurationError(
-            f"SQLite must run with journal_mode=WAL and synchronous=FULL "
-            f"(found {journal}, {sync})."
+            f"SQLite must run with journal_mode=WAL and synchronous=FULL (found {journal}, {sync})."
         )
     return {"backend": "sqlite", "journal_mode": journal, "synchronous": "FULL"}
 

@@ -1,4 +1,4 @@
-"""Schema migrations with Alembic, driven from code (CLI `busanchain db upgrade`, startup, tests)."""
+"""Schema migrations with Alembic, driven from code (`busanchain db upgrade`, startup, tests)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def alembic_config(engine: Engine) -> Config:
     """An Alembic config pointing at the packaged migrations."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # ConfigParser escaping
     return config
 
 

@@ -146,8 +146,12 @@ class DeploymentService:
                     log.warning(
                         "%s on chain %s at %s was built from older sources (%s, now %s); "
                         "keeping it: upgrading a live contract is a deliberate migration",
-                        plan.name, chain_id, address, recorded_source, artifact.source_hash,
-                    )  # fmt: skip
+                        plan.name,
+                        chain_id,
+                        address,
+                        recorded_source,
+                        artifact.source_hash,
+                    )
                 return address
             log.warning("redeploying %s on chain %s: %s", plan.name, chain_id, why)
         deployed = self._deploy(plan, artifact, signer)
@@ -201,10 +205,13 @@ class DeploymentService:
             with self.context.unit_of_work() as session:
                 repo = DeploymentRepository(session)
                 fields = {
-                    "address": deployed.address, "code_hash": deployed.code_hash,
-                    "tx_hash": deployed.tx_hash, "block_number": deployed.block_number,
-                    "source_hash": artifact.source_hash, "deployed_at": utcnow(),
-                }  # fmt: skip
+                    "address": deployed.address,
+                    "code_hash": deployed.code_hash,
+                    "tx_hash": deployed.tx_hash,
+                    "block_number": deployed.block_number,
+                    "source_hash": artifact.source_hash,
+                    "deployed_at": utcnow(),
+                }
                 record = repo.get(chain_id, name)
                 if record is None:
                     repo.add(ContractDeployment(chain_id=chain_id, name=name, **fields))
@@ -216,6 +223,8 @@ class DeploymentService:
             winner = self.addresses(chain_id)[name]
             log.warning(
                 "%s was deployed concurrently; keeping %s, %s is unused",
-                name, winner, deployed.address,
-            )  # fmt: skip
+                name,
+                winner,
+                deployed.address,
+            )
             return winner

@@ -76,14 +76,20 @@ def install_error_handlers(app: FastAPI) -> None:
         lang = request_lang(request)
         ko, en = _STATUS_TEXT[422]
         return error_response(
-            request, 422, "validation_failed", pick(lang, ko, en), {"fields": _json_safe_errors(exc)}
+            request,
+            422,
+            "validation_failed",
+            pick(lang, ko, en),
+            {"fields": _json_safe_errors(exc)},
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         lang = request_lang(request)
         ko, en = _STATUS_TEXT.get(exc.status_code, _STATUS_TEXT[400])
-        return error_response(request, exc.status_code, f"http_{exc.status_code}", pick(lang, ko, en))
+        return error_response(
+            request, exc.status_code, f"http_{exc.status_code}", pick(lang, ko, en)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

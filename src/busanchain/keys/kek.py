@@ -24,7 +24,7 @@ _NONCE_BYTES = 12
 _WRAP_FORMAT = b"\x01"  # version byte of a wrapped data key
 
 
-class KeyUnavailable(BusanchainError):  # noqa: N818 (named like the domain errors)
+class KeyUnavailable(BusanchainError):
     """A sealed secret could not be opened: wrong KEK, tampered row or swapped row."""
 
     status = 500

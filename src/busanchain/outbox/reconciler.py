@@ -171,10 +171,15 @@ class Reconciler:
 
 def _replacement_tx(entry: OutboxEntry, max_fee: int, tip: int) -> dict[str, Any]:
     tx: dict[str, Any] = {
-        "type": 2, "chainId": entry.chain_id, "nonce": entry.nonce, "gas": entry.gas,
-        "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip, "value": int(entry.value),
+        "type": 2,
+        "chainId": entry.chain_id,
+        "nonce": entry.nonce,
+        "gas": entry.gas,
+        "maxFeePerGas": max_fee,
+        "maxPriorityFeePerGas": tip,
+        "value": int(entry.value),
         "data": bytes.fromhex(entry.data[2:]),
-    }  # fmt: skip
+    }
     if entry.to_address:
         tx["to"] = entry.to_address
     return tx

@@ -132,21 +132,34 @@ class OutboxService:
             repo, chain_id, signer.address, lambda: self.client.nonce(signer.address)
         )
         tx: dict[str, Any] = {
-            "type": 2, "chainId": chain_id, "nonce": nonce, "gas": gas,
+            "type": 2,
+            "chainId": chain_id,
+            "nonce": nonce,
+            "gas": gas,
             "maxFeePerGas": fees.max_fee_per_gas,
             "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
-            "value": value, "data": data,
-        }  # fmt: skip
+            "value": value,
+            "data": data,
+        }
         if to is not None:
             tx["to"] = to
         signed = signer.sign_transaction(tx)
         entry = OutboxEntry(
-            chain_id=chain_id, intent=intent, reference=reference, sender=signer.address,
-            nonce=nonce, to_address=to, value=str(value), data="0x" + data.hex(), gas=gas,
+            chain_id=chain_id,
+            intent=intent,
+            reference=reference,
+            sender=signer.address,
+            nonce=nonce,
+            to_address=to,
+            value=str(value),
+            data="0x" + data.hex(),
+            gas=gas,
             max_fee_per_gas=str(fees.max_fee_per_gas),
             max_priority_fee_per_gas=str(fees.max_priority_fee_per_gas),
-            raw_tx="0x" + signed.raw.hex(), tx_hash=signed.hash, state=OutboxState.SIGNED,
-        )  # fmt: skip
+            raw_tx="0x" + signed.raw.hex(),
+            tx_hash=signed.hash,
+            state=OutboxState.SIGNED,
+        )
         return repo.add(entry)
 
     # -- broadcast and follow ------------------------------------------------------------------
@@ -197,13 +210,19 @@ class OutboxService:
         timeout_s: float = 30.0,
     ) -> TxOutcome:
         """Enqueue, commit, broadcast and wait; raise TransactionReverted on a revert."""
-        with key_lock(self.client.chain_id(), signer.address):
-            with self.context.unit_of_work() as session:
-                entry = self.enqueue(
-                    session, signer=signer, intent=intent, to=to, data=data,
-                    value=value, gas=gas, reference=reference,
-                )  # fmt: skip
-                entry_id = entry.id
+        lock = key_lock(self.client.chain_id(), signer.address)
+        with lock, self.context.unit_of_work() as session:
+            entry = self.enqueue(
+                session,
+                signer=signer,
+                intent=intent,
+                to=to,
+                data=data,
+                value=value,
+                gas=gas,
+                reference=reference,
+            )
+            entry_id = entry.id
         self.broadcast(entry_id)
         outcome = self.wait(entry_id, timeout_s)
         raise_for_outcome(outcome)
@@ -256,9 +275,11 @@ def find_receipt(client: ChainClient, hashes: list[str]) -> dict[str, Any] | Non
 
 
 def apply_receipt(
-    client: ChainClient, entry: OutboxEntry, receipt: dict[str, Any],
+    client: ChainClient,
+    entry: OutboxEntry,
+    receipt: dict[str, Any],
     errors: Callable[[], dict[bytes, dict[str, Any]]] = all_custom_errors,
-) -> None:  # fmt: skip
+) -> None:
     """Record a mined receipt on an entry, decoding the revert reason on failure."""
     entry.tx_hash = str(receipt["transactionHash"]).lower()
     entry.block_number = int(receipt["blockNumber"], 16)

@@ -24,7 +24,6 @@ from busanchain.outbox.service import OutboxService
 from busanchain.platform.context import PlatformContext
 
 
-
 def _funded_signer(client: ChainClient) -> Signer:
     """A fresh key with test ether (anvil_setBalance: the bench runs on a private node)."""
     account = Account.create()
@@ -50,11 +49,16 @@ def _baseline(client: ChainClient, count: int) -> list[str]:
     hashes = []
     for i in range(count):
         tx: dict[str, Any] = {
-            "type": 2, "chainId": chain_id, "nonce": nonce + i, "gas": 21_000,
+            "type": 2,
+            "chainId": chain_id,
+            "nonce": nonce + i,
+            "gas": 21_000,
             "maxFeePerGas": fees.max_fee_per_gas,
             "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
-            "to": Account.create().address, "value": 1, "data": b"",
-        }  # fmt: skip
+            "to": Account.create().address,
+            "value": 1,
+            "data": b"",
+        }
         signed = signer.sign_transaction(tx)
         client.send_raw(signed.raw)
         hashes.append(signed.hash)
@@ -68,9 +72,14 @@ def _outbox(context: PlatformContext, client: ChainClient, count: int) -> list[s
     for _ in range(count):
         with context.unit_of_work() as session:
             entry = outbox.enqueue(
-                session, signer=signer, intent="bench", to=Account.create().address,
-                data=b"", value=1, gas=21_000,
-            )  # fmt: skip
+                session,
+                signer=signer,
+                intent="bench",
+                to=Account.create().address,
+                data=b"",
+                value=1,
+                gas=21_000,
+            )
             entry_id, tx_hash = entry.id, entry.tx_hash
         outbox.broadcast(entry_id)
         hashes.append(tx_hash)
@@ -99,8 +108,12 @@ def bench_outbox(root: Path, count: int, database_url: str | None = None) -> dic
             data_dir=Path(tmp), database_url=url
         )
         node = AnvilSupervisor(
-            AnvilConfig(binary=find_anvil_binary(settings.node_modules), state_dir=Path(tmp) / "chain",
-                        port=_free_port(), block_time=1.0)  # fmt: skip
+            AnvilConfig(
+                binary=find_anvil_binary(settings.node_modules),
+                state_dir=Path(tmp) / "chain",
+                port=_free_port(),
+                block_time=1.0,
+            )
         )
         node.start(watch=False)
         context = PlatformContext.create(settings.with_overrides(rpc_url=node.config.rpc_url))

@@ -118,8 +118,13 @@ class PlatformRuntime:
 
     def _start_loops(self) -> None:
         assert self.reconciler is not None
-        self._spawn("reconciler", run_periodically, self.reconciler,
-                    self.settings.reconcile_interval_s, self._stop)  # fmt: skip
+        self._spawn(
+            "reconciler",
+            run_periodically,
+            self.reconciler,
+            self.settings.reconcile_interval_s,
+            self._stop,
+        )
         from busanchain.explorer.runner import run_indexer
 
         self._spawn("indexer", run_indexer, self.context, self._stop)

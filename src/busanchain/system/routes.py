@@ -24,7 +24,11 @@ def home(request: Request) -> Any:
     return request.app.state.templates.TemplateResponse(
         request,
         "home.html",
-        {"chain_id": status.chain_id, "block_number": status.block_number, "rpc_url": status.rpc_url},
+        {
+            "chain_id": status.chain_id,
+            "block_number": status.block_number,
+            "rpc_url": status.rpc_url,
+        },
     )
 
 
@@ -32,7 +36,11 @@ def home(request: Request) -> Any:
 def health(request: Request) -> dict[str, Any]:
     """Liveness and chain reachability."""
     status = chain_status(_context(request))
-    return {"ok": status.reachable, "chain_id": status.chain_id, "block_number": status.block_number}
+    return {
+        "ok": status.reachable,
+        "chain_id": status.chain_id,
+        "block_number": status.block_number,
+    }
 
 
 def register(app: FastAPI, context: PlatformContext) -> None:

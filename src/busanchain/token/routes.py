@@ -45,9 +45,13 @@ def _answer(operation: Operation) -> tuple[int, dict[str, Any]]:
 
 
 def _submit(
-    request: Request, key: str | None, body: dict[str, Any], owner: str, relayer: Signer,
+    request: Request,
+    key: str | None,
+    body: dict[str, Any],
+    owner: str,
+    relayer: Signer,
     enqueue: Any,
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     """Run one money-moving request exactly once per Idempotency-Key."""
     idem_key = parse_key(key)
     context = _context(request)
@@ -74,8 +78,13 @@ def _submit(
     return JSONResponse(answer, status_code=status)
 
 
-@router.post("/issuances", status_code=202, response_model=OperationOut,
-             responses={200: {"model": OperationOut}, 422: {"description": "Reverted or invalid"}})  # fmt: skip
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": OperationOut, "description": "Confirmed on chain"},
+    422: {"description": "Invalid input, or the transaction reverted (reason given)"},
+}
+
+
+@router.post("/issuances", status_code=202, response_model=OperationOut, responses=_ANSWERS)
 def issue(
     request: Request,
     payload: IssueRequest,
@@ -85,16 +94,23 @@ def issue(
     """Mint DigitalWon against a KRW deposit (officials and admins; the operator signs)."""
     operator = operator_signer(_context(request).settings)
     return _submit(
-        request, idempotency_key, payload.model_dump(), f"user:{user.id}", operator,
+        request,
+        idempotency_key,
+        payload.model_dump(),
+        f"user:{user.id}",
+        operator,
         lambda svc, s: svc.enqueue_issue(
-            s, issuer=operator, to=payload.to, amount=payload.amount,
-            deposit_ref=payload.deposit_reference, owner=f"user:{user.id}",
+            s,
+            issuer=operator,
+            to=payload.to,
+            amount=payload.amount,
+            deposit_ref=payload.deposit_reference,
+            owner=f"user:{user.id}",
         ),
-    )  # fmt: skip
+    )
 
 
-@router.post("/transfers", status_code=202, response_model=OperationOut,
-             responses={200: {"model": OperationOut}, 422: {"description": "Reverted or invalid"}})  # fmt: skip
+@router.post("/transfers", status_code=202, response_model=OperationOut, responses=_ANSWERS)
 def transfer(
     request: Request,
     payload: TransferRequest,
@@ -106,12 +122,20 @@ def transfer(
     relayer = operator_signer(context.settings)
     payer = key_service_for(context).signer_for_user(user.id)
     return _submit(
-        request, idempotency_key, payload.model_dump(), f"user:{user.id}", relayer,
+        request,
+        idempotency_key,
+        payload.model_dump(),
+        f"user:{user.id}",
+        relayer,
         lambda svc, s: svc.enqueue_transfer(
-            s, relayer=relayer, payer=payer, to=payload.to, amount=payload.amount,
+            s,
+            relayer=relayer,
+            payer=payer,
+            to=payload.to,
+            amount=payload.amount,
             owner=f"user:{user.id}",
         ),
-    )  # fmt: skip
+    )
 
 
 @router.get("/operations/{operation_id}", response_model=OperationOut)
@@ -134,4 +158,3 @@ def balance(address: str, request: Request) -> BalanceOut:
 def register(app: FastAPI, context: PlatformContext) -> None:
     """Add the token API to the application."""
     app.include_router(router)
-

@@ -17,9 +17,11 @@ class IssueRequest(_Strict):
     to: str = Field(description="Recipient address (0x + 40 hex digits)", max_length=42)
     amount: int = Field(gt=0, le=MAX_AMOUNT_KRW, description="Amount in KRW (whole won)")
     deposit_reference: str = Field(
-        min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
         description="The bank's deposit record id; each mints once",
-    )  # fmt: skip
+    )
 
     @field_validator("to")
     @classmethod

@@ -26,7 +26,7 @@ from busanchain.outbox.service import OutboxService, TxOutcome
 from busanchain.outbox.tables import OutboxEntry
 from busanchain.platform.context import PlatformContext
 
-TOKEN_NAME = "DigitalWon"
+TOKEN_NAME = "DigitalWon"  # noqa: S105 (a contract name, not a secret)
 AUTHORIZATION_TTL_S = 3600
 
 
@@ -55,8 +55,14 @@ class Operation:
     @classmethod
     def of(cls, outcome: TxOutcome, owner: str | None) -> Operation:
         """From an outbox outcome."""
-        return cls(outcome.entry_id, outcome.tx_hash, outcome.status, outcome.block_number,
-                   outcome.revert_reason, owner)  # fmt: skip
+        return cls(
+            outcome.entry_id,
+            outcome.tx_hash,
+            outcome.status,
+            outcome.block_number,
+            outcome.revert_reason,
+            owner,
+        )
 
 
 def deposit_reference(text: str) -> bytes:
@@ -84,7 +90,8 @@ class TokenService:
                     "이 체인에 DigitalWon이 배포되지 않았습니다. `busanchain deploy`를 실행하세요.",
                 )
             abi = load_artifact(TOKEN_NAME).abi
-            self._contract = Web3().eth.contract(address=addresses[TOKEN_NAME], abi=abi)
+            address = Web3.to_checksum_address(addresses[TOKEN_NAME])
+            self._contract = Web3().eth.contract(address=address, abi=abi)
         return self._contract
 
     def balance_of(self, address: str) -> int:
@@ -94,15 +101,25 @@ class TokenService:
         return int.from_bytes(out[-32:], "big") if out else 0
 
     def enqueue_issue(
-        self, session: Session, *, issuer: Signer, to: str, amount: int, deposit_ref: str,
+        self,
+        session: Session,
+        *,
+        issuer: Signer,
+        to: str,
+        amount: int,
+        deposit_ref: str,
         owner: str | None,
-    ) -> OutboxEntry:  # fmt: skip
+    ) -> OutboxEntry:
         """Add a mint against a deposit to the outbox (the caller commits)."""
         data = self.contract().encode_abi("mint", [to, amount, deposit_reference(deposit_ref)])
         return self.outbox.enqueue(
-            session, signer=issuer, intent="token.issue", to=self.contract().address,
-            data=bytes.fromhex(data[2:]), reference=owner,
-        )  # fmt: skip
+            session,
+            signer=issuer,
+            intent="token.issue",
+            to=self.contract().address,
+            data=bytes.fromhex(data[2:]),
+            reference=owner,
+        )
 
     def authorization(self, payer: Signer, to: str, amount: int) -> bytes:
         """Calldata for an EIP-3009 transferWithAuthorization signed by the payer."""
@@ -110,9 +127,13 @@ class TokenService:
         nonce = secrets.token_bytes(32)
         valid_before = int(time.time()) + AUTHORIZATION_TTL_S
         message = {
-            "from": payer.address, "to": to, "value": amount, "validAfter": 0,
-            "validBefore": valid_before, "nonce": nonce,
-        }  # fmt: skip
+            "from": payer.address,
+            "to": to,
+            "value": amount,
+            "validAfter": 0,
+            "validBefore": valid_before,
+            "nonce": nonce,
+        }
         signature = payer.sign_typed_data(self._typed_data(message))
         data = contract.encode_abi(
             "transferWithAuthorization",
@@ -140,22 +161,33 @@ class TokenService:
             },
             "primaryType": "TransferWithAuthorization",
             "domain": {
-                "name": TOKEN_NAME, "version": "1",
+                "name": TOKEN_NAME,
+                "version": "1",
                 "chainId": self.outbox.client.chain_id(),
                 "verifyingContract": self.contract().address,
-            },  # fmt: skip
+            },
             "message": message,
         }
 
     def enqueue_transfer(
-        self, session: Session, *, relayer: Signer, payer: Signer, to: str, amount: int,
+        self,
+        session: Session,
+        *,
+        relayer: Signer,
+        payer: Signer,
+        to: str,
+        amount: int,
         owner: str | None,
-    ) -> OutboxEntry:  # fmt: skip
+    ) -> OutboxEntry:
         """Add a relayed, gasless transfer from `payer` to the outbox (the caller commits)."""
         return self.outbox.enqueue(
-            session, signer=relayer, intent="token.transfer", to=self.contract().address,
-            data=self.authorization(payer, to, amount), reference=owner,
-        )  # fmt: skip
+            session,
+            signer=relayer,
+            intent="token.transfer",
+            to=self.contract().address,
+            data=self.authorization(payer, to, amount),
+            reference=owner,
+        )
 
     def operation(self, operation_id: int) -> Operation:
         """The current status of an operation (refreshed from the chain)."""
