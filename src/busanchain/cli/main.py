@@ -38,6 +38,10 @@ def _fail(exc: BusanchainError) -> None:
     raise typer.Exit(code=2)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) -> None:
     """Start the chain (or connect to BUSANCHAIN_RPC_URL), deploy, and serve the web app."""
@@ -52,22 +56,26 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
     try:
         runtime = PlatformRuntime(_settings())
         info = runtime.start()
+        demo_users: list[str] = []
         if demo:
-            from busanchain.platform.demo import load_demo_data
+            from busanchain.platform.demo import DEMO_PASSWORD, load_demo_data
 
-            load_demo_data(runtime)
+            demo_users = load_demo_data(runtime)
     except BusanchainError as exc:
         _fail(exc)
         return
     context = runtime.context
-    console.print(f"[green]busanchain is up[/green] in {time.monotonic() - started:.1f}s")
-    console.print(f"  웹 / web:      {info.web_url}")
-    console.print(f"  RPC:           {info.rpc_url}")
-    console.print(f"  체인 ID / chain id: {info.chain_id}")
-    console.print(f"  API docs:      {info.web_url}/docs")
-    console.print(
-        "  Ctrl+C 또는 `busanchain down`으로 종료 / stop with Ctrl+C or `busanchain down`"
-    )
+    out = Console()
+    out.print(f"[green]busanchain is up[/green] in {time.monotonic() - started:.1f}s")
+    out.print(f"  웹 / web:            {info.web_url}")
+    out.print(f"  RPC:                 {info.rpc_url}")
+    out.print(f"  체인 ID / chain id:  {info.chain_id}")
+    out.print(f"  API 문서 / API docs: {info.web_url}/docs")
+    for name, address in info.contracts.items():
+        out.print(f"  {name}: {address}")
+    if demo_users:
+        out.print(f"  데모 계정 / demo users: {', '.join(demo_users)} (password {DEMO_PASSWORD})")
+    out.print("  종료 / stop: Ctrl+C, or `.venv/bin/busanchain down`")
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(context),
@@ -76,6 +84,9 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
             log_level="warning",
         )
     )
+    # uvicorn re-raises SIGTERM after its own shutdown; turn it into SystemExit so that the
+    # runtime still stops cleanly (final snapshot, node stopped, runtime file removed).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.run()
     finally:

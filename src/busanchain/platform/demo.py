@@ -1,0 +1,109 @@
+"""Demo data for `busanchain up --demo`: users, DigitalWon deposits and a few payments.
+
+Loading is idempotent: a second run finds the demo users and changes nothing. Demo accounts
+share one published password and exist only for local trials; never load them on a network
+that real people use.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from busanchain.accounts import repository as accounts_repository
+from busanchain.accounts.service import account_service_for
+from busanchain.domain.errors import Conflict
+from busanchain.domain.roles import Role
+from busanchain.keys.service import key_service_for
+from busanchain.outbox.service import raise_for_outcome
+from busanchain.platform.runtime import PlatformRuntime
+from busanchain.token.service import TokenService
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "busan-demo-2026"  # noqa: S105 (a published demo password)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A demo account and what it starts with."""
+
+    username: str
+    role: Role
+    deposit: int = 0
+
+
+DEMO_USERS = (
+    DemoUser("official", Role.OFFICIAL),
+    DemoUser("auditor", Role.AUDITOR),
+    DemoUser("developer", Role.DEVELOPER),
+    DemoUser("citizen1", Role.CITIZEN, 300_000),
+    DemoUser("citizen2", Role.CITIZEN, 150_000),
+    DemoUser("merchant1", Role.MERCHANT),
+    DemoUser("studio1", Role.STUDIO),
+)
+DEMO_PAYMENTS = (
+    ("citizen1", "merchant1", 12_000),
+    ("citizen2", "merchant1", 8_500),
+    ("citizen1", "citizen2", 5_000),
+)
+
+
+def load_demo_data(runtime: PlatformRuntime) -> list[str]:
+    """Create the demo users, fund citizens and make a few payments; returns the usernames."""
+    accounts = account_service_for(runtime.context)
+    ids: dict[str, int] = {}
+    created = False
+    for demo in DEMO_USERS:
+        try:
+            ids[demo.username] = accounts.create_user(demo.username, DEMO_PASSWORD, [demo.role]).id
+            created = True
+        except Conflict:
+            ids[demo.username] = _existing_user_id(runtime, demo.username)
+    if created:
+        _fund_and_pay(runtime, ids)
+    return [d.username for d in DEMO_USERS]
+
+
+def _existing_user_id(runtime: PlatformRuntime, username: str) -> int:
+    with runtime.context.unit_of_work() as session:
+        record = accounts_repository.user_by_login(session, username)
+        if record is None:
+            raise Conflict(f"The demo user name {username} is taken by an e-mail login.")
+        return record.id
+
+
+def _fund_and_pay(runtime: PlatformRuntime, ids: dict[str, int]) -> None:
+    token = TokenService(runtime.context)
+    keys = key_service_for(runtime.context)
+    address = {name: keys.custodial_address(user_id) or "" for name, user_id in ids.items()}
+    for demo in DEMO_USERS:
+        if demo.deposit:
+            with runtime.context.unit_of_work() as session:
+                entry = token.enqueue_issue(
+                    session,
+                    issuer=runtime.operator,
+                    to=address[demo.username],
+                    amount=demo.deposit,
+                    deposit_ref=f"demo-deposit-{demo.username}",
+                    owner=None,
+                )
+            _finish(token, entry.id)
+    for payer, payee, amount in DEMO_PAYMENTS:
+        signer = keys.signer_for_user(ids[payer])
+        with runtime.context.unit_of_work() as session:
+            entry = token.enqueue_transfer(
+                session,
+                relayer=runtime.operator,
+                payer=signer,
+                to=address[payee],
+                amount=amount,
+                owner=None,
+            )
+        _finish(token, entry.id)
+    log.info("demo data loaded")
+
+
+def _finish(token: TokenService, entry_id: int) -> None:
+    token.outbox.broadcast(entry_id)
+    raise_for_outcome(token.outbox.wait(entry_id))
