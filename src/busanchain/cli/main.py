@@ -38,8 +38,8 @@ def _fail(exc: BusanchainError) -> None:
     raise typer.Exit(code=2)
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _exit_on_signal(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)  # a requested stop that completed cleanly
 
 
 @app.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -183,6 +184,20 @@ def _replacement_tx(entry: OutboxEntry, max_fee: int, tip: int) -> dict[str, Any
     if entry.to_address:
         tx["to"] = entry.to_address
     return tx
+
+
+def settle(reconciler: Reconciler, timeout_s: float = 60.0) -> ReconcileReport:
+    """Reconcile until nothing is open (or the timeout passes); returns the last report.
+
+    Used at start, so that transactions a lost chain must replay are mined before anything
+    new (a deployment, a request) takes the next nonce.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        report = reconciler.run_once()
+        if report.still_open == 0 and report.reopened == 0 or time.monotonic() >= deadline:
+            return report
+        time.sleep(0.1)
 
 
 def run_periodically(reconciler: Reconciler, interval_s: float, stop: threading.Event) -> None:

@@ -21,7 +21,7 @@ from busanchain.config import Settings
 from busanchain.db.engine import check_durability
 from busanchain.db.migrate import upgrade
 from busanchain.domain.errors import ConfigurationError
-from busanchain.outbox.reconciler import Reconciler, run_periodically
+from busanchain.outbox.reconciler import Reconciler, run_periodically, settle
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
 
@@ -71,7 +71,7 @@ class PlatformRuntime:
         self.reconciler = Reconciler(
             self.context, signers=self._signer_for, finalized_block=self._finalized_block
         )
-        self.reconciler.run_once()  # finish whatever a previous run left open
+        settle(self.reconciler)  # finish whatever a previous run left open, in nonce order
         contracts = self._deploy()
         self._start_loops()
         info = self.info(contracts)
