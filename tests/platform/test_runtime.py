@@ -67,11 +67,14 @@ def _env(settings: Settings) -> dict[str, str]:
 
 def _up(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "-m", "busanchain", "up", "--demo"],
-            env=_env(settings), stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, cwd=REPO_ROOT,
-        )  # fmt: skip
+            env=_env(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO_ROOT,
+        )
 
     def healthy() -> bool:
         assert proc.poll() is None, log.read_text()[-3000:]
@@ -82,10 +85,15 @@ def _up(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _info(settings: Settings) -> dict[str, object]:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "busanchain", "info", "--json"],
-        env=_env(settings), capture_output=True, text=True, cwd=REPO_ROOT, timeout=60, check=True,
-    )  # fmt: skip
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=True,
+    )
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 

@@ -195,7 +195,7 @@ def settle(reconciler: Reconciler, timeout_s: float = 60.0) -> ReconcileReport:
     deadline = time.monotonic() + timeout_s
     while True:
         report = reconciler.run_once()
-        if report.still_open == 0 and report.reopened == 0 or time.monotonic() >= deadline:
+        if (report.still_open == 0 and report.reopened == 0) or time.monotonic() >= deadline:
             return report
         time.sleep(0.1)
 
