@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from busanchain import __version__
 from busanchain.http.errors import install_error_handlers
+from busanchain.http.i18n import RememberLanguage
 from busanchain.http.limits import BodySizeLimit
 from busanchain.http.templating import STATIC_DIR, make_templates
 from busanchain.platform.context import PlatformContext
@@ -39,5 +40,6 @@ def create_app(context: PlatformContext) -> FastAPI:
     for name in FEATURES:
         module = importlib.import_module(f"busanchain.{name}.routes")
         module.register(app, context)
+    app.add_middleware(RememberLanguage)
     app.add_middleware(BodySizeLimit)
     return app
