@@ -182,6 +182,23 @@ def test_sign_up_with_a_short_password_stays_on_the_form(
     signup.assert_no_console_errors()
 
 
+def test_navigation_keeps_the_chosen_language(
+    live_server: str, open_context: Callable[[Viewport], BrowserContext]
+) -> None:
+    """An English reader stays in English across the menu (cookie); the switch keeps the query."""
+    visit_ = visit(open_context(PHONE), live_server + "/?lang=en")
+    page = visit_.page
+    with page.expect_navigation():
+        page.click("nav.nav >> text=Explorer")
+    assert urlsplit(page.url).path == "/explorer"
+    assert page.evaluate("() => document.documentElement.lang") == "en"
+    page.goto(live_server + "/explorer/search?q=nothing-here&lang=en")
+    with page.expect_navigation():
+        page.click(".langs a[lang=ko]")
+    assert "q=nothing-here" in page.url and "lang=ko" in page.url
+    assert page.evaluate("() => document.documentElement.lang") == "ko"
+
+
 def test_docs_page_serves_the_whole_api(
     live_server: str, open_context: Callable[[Viewport], BrowserContext]
 ) -> None:
