@@ -33,7 +33,7 @@ def test_signup_page_flow(app_client: TestClient) -> None:
     account = app_client.get("/account")
     assert "pagey" in account.text and "merchant" in account.text
     assert re.search(r'data-testid="custodial-address">0x[0-9a-fA-F]{40}<', account.text)
-    assert "내 계정" in account.text
+    assert "My account" in account.text  # the English chosen on the first page is kept
 
 
 def test_signup_page_shows_errors_in_the_form(app_client: TestClient) -> None:

@@ -88,6 +88,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> Itera
         next(urls, None)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_language(world: World) -> None:
+    """Each test starts without a remembered language (a `?lang=` choice sets a cookie)."""
+    world.client.cookies.clear()
+
+
 # ---- pages ---------------------------------------------------------------------------------
 
 
