@@ -29,8 +29,15 @@ def create_app(context: PlatformContext) -> FastAPI:
         version=__version__,
         description=(
             "부산 지역 블록체인 플랫폼 API. Busan regional blockchain platform: explorer, "
-            "accounts, DigitalWon transfers. Money-moving requests require an "
-            "`Idempotency-Key` header."
+            "accounts, DigitalWon issue and transfers.\n\n"
+            "- Log in with `POST /api/accounts/login`; the session is an HttpOnly cookie.\n"
+            "- Unsafe requests (POST, PATCH, DELETE) made with the session cookie must send "
+            "the `X-CSRF-Token` header returned by login, sign-up and `GET /api/accounts/me`.\n"
+            "- Requests that move money require an `Idempotency-Key` header (8-200 characters). "
+            "The same key and body replays the first answer; the same key with another body "
+            "gets 422 and has no effect.\n"
+            '- Errors are `{"error": {"code", "message", "details"}}`, with the '
+            "message in Korean or English (`?lang=en` or `Accept-Language`)."
         ),
     )
     app.state.context = context
