@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from busanchain import __version__
@@ -20,11 +23,39 @@ from busanchain.platform.context import PlatformContext
 FEATURES = ("system", "token", "explorer", "accounts")
 
 SRC = Path(__file__).resolve().parent.parent
+APIDOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
+def _serve_api_docs(app: FastAPI) -> None:
+    """Swagger UI and ReDoc from packaged assets: the platform must work with no CDN."""
+    app.mount("/static/apidocs", StaticFiles(directory=APIDOCS_ASSETS), name="apidocs")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="busanchain API",
+            swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
+            swagger_css_url="/static/apidocs/swagger-ui.css",
+            swagger_favicon_url="/static/apidocs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="busanchain API",
+            redoc_js_url="/static/apidocs/redoc.standalone.js",
+            redoc_favicon_url="/static/apidocs/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def create_app(context: PlatformContext) -> FastAPI:
     """Build the web application for a platform context."""
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="busanchain API",
         version=__version__,
         description=(
@@ -44,6 +75,7 @@ def create_app(context: PlatformContext) -> FastAPI:
     app.state.templates = make_templates(SRC / name / "templates" for name in FEATURES)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _serve_api_docs(app)
     for name in FEATURES:
         module = importlib.import_module(f"busanchain.{name}.routes")
         module.register(app, context)
