@@ -199,7 +199,7 @@ def test_navigation_keeps_the_chosen_language(
     assert page.evaluate("() => document.documentElement.lang") == "ko"
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+@pytest.mark.parametrize("path", ["/docs"])
 def test_api_docs_render_offline(
     live_server: str,
     open_context: Callable[[Viewport], BrowserContext],

@@ -61,7 +61,17 @@ class PlatformRuntime:
     # -- start -------------------------------------------------------------------------------
 
     def start(self) -> RuntimeInfo:
-        """Bring up storage, chain, contracts and background loops (not the web server)."""
+        """Bring up storage, chain, contracts and background loops (not the web server).
+
+        If any step fails, whatever was already started is stopped again.
+        """
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> RuntimeInfo:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         check_durability(self.context.engine)
         upgrade(self.context.engine)

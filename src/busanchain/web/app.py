@@ -7,7 +7,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -27,7 +27,10 @@ APIDOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
 def _serve_api_docs(app: FastAPI) -> None:
-    """Swagger UI and ReDoc from packaged assets: the platform must work with no CDN."""
+    """Swagger UI from packaged assets: the platform must work with no CDN.
+
+    ReDoc is not offered: its bundle fetches a logo from its own CDN.
+    """
     app.mount("/static/apidocs", StaticFiles(directory=APIDOCS_ASSETS), name="apidocs")
 
     @app.get("/docs", include_in_schema=False)
@@ -38,16 +41,6 @@ def _serve_api_docs(app: FastAPI) -> None:
             swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
             swagger_css_url="/static/apidocs/swagger-ui.css",
             swagger_favicon_url="/static/apidocs/favicon.png",
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="busanchain API",
-            redoc_js_url="/static/apidocs/redoc.standalone.js",
-            redoc_favicon_url="/static/apidocs/favicon.png",
-            with_google_fonts=False,
         )
 
 
@@ -74,8 +67,8 @@ def create_app(context: PlatformContext) -> FastAPI:
     app.state.context = context
     app.state.templates = make_templates(SRC / name / "templates" for name in FEATURES)
     install_error_handlers(app)
+    _serve_api_docs(app)  # before /static: the first matching mount wins
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    _serve_api_docs(app)
     for name in FEATURES:
         module = importlib.import_module(f"busanchain.{name}.routes")
         module.register(app, context)
