@@ -31,7 +31,7 @@ def test_signup_page_flow(app_client: TestClient) -> None:
     done = app_client.post("/signup", data=form, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/account"
     account = app_client.get("/account")
-    assert "pagey" in account.text and "merchant" in account.text
+    assert "pagey" in account.text and "Merchant" in account.text
     assert re.search(r'data-testid="custodial-address">0x[0-9a-fA-F]{40}<', account.text)
     assert "My account" in account.text  # the English chosen on the first page is kept
 

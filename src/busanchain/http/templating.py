@@ -11,10 +11,19 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
+from busanchain.domain.roles import ROLE_LABELS, Role
 from busanchain.http.i18n import pick, request_lang
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _role_label(lang: str, role: str) -> str:
+    try:
+        ko, en = ROLE_LABELS[Role(role)]
+    except ValueError:
+        return role
+    return pick(lang, ko, en)
 
 
 def _context(request: Request) -> dict[str, Any]:
@@ -22,6 +31,7 @@ def _context(request: Request) -> dict[str, Any]:
     return {
         "lang": lang,
         "t": lambda ko, en: pick(lang, ko, en),
+        "role_label": lambda role: _role_label(lang, str(role)),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "current_user": getattr(request.state, "user", None),
     }
