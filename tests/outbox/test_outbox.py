@@ -150,3 +150,21 @@ def test_transactions_lost_by_node_restart_are_replayed(
         assert client.nonce(OPERATOR.address) == 7  # each nonce used exactly once
     finally:
         node.stop(snapshot=False)
+
+
+def test_revert_reasons_are_decoded() -> None:
+    from eth_abi import encode
+
+    from busanchain.chain.revert import all_custom_errors, decode_revert
+
+    errors = all_custom_errors()
+    message = bytes.fromhex("08c379a0") + encode(["string"], ["잔액 부족"])
+    panic = bytes.fromhex("4e487b71") + encode(["uint256"], [0x11])
+    used = bytes.fromhex(
+        next(s.hex() for s, e in errors.items() if e["name"] == "DepositReferenceUsed")
+    ) + encode(["bytes32"], [b"\x01" * 32])
+    assert decode_revert(message, errors) == "잔액 부족"
+    assert decode_revert(panic, errors) == "Panic(0x11): arithmetic overflow or underflow"
+    assert decode_revert(used, errors) == "DepositReferenceUsed(depositRef=0x" + "01" * 32 + ")"
+    assert decode_revert(bytes.fromhex("cafebabe"), errors) == "0xcafebabe"
+    assert decode_revert(b"", errors) == "reverted without a reason"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,13 @@ ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 PANIC_CODES = {
+    0x00: "generic compiler panic",
     0x01: "assertion failed",
     0x11: "arithmetic overflow or underflow",
-    0x12: "division by zero",
+    0x12: "division or modulo by zero",
     0x21: "invalid enum value",
-    0x22: "invalid storage byte array",
-    0x31: "pop on empty array",
+    0x22: "corrupt storage byte array",
+    0x31: "pop on an empty array",
     0x32: "array index out of bounds",
     0x41: "out of memory",
     0x51: "call to an uninitialised function",
@@ -45,8 +46,12 @@ def error_selectors(abis: Iterable[list[dict[str, Any]]]) -> dict[bytes, dict[st
     return table
 
 
-def decode_revert(data: bytes, custom_errors: dict[bytes, dict[str, Any]] | None = None) -> str:
-    """A human-readable reason for revert data; falls back to the hex when unknown."""
+def decode_revert(
+    data: bytes, custom_errors: Mapping[bytes, Mapping[str, Any]] | None = None
+) -> str:
+    """A readable reason for revert data: `Error(string)`'s text, `Panic(0x11): ...`, or a
+    known custom error as `Name(arg=value)`; unknown or malformed data comes back as hex.
+    """
     if not data:
         return "reverted without a reason"
     selector, body = data[:4], data[4:]
@@ -55,18 +60,16 @@ def decode_revert(data: bytes, custom_errors: dict[bytes, dict[str, Any]] | None
             return str(decode(["string"], body)[0])
         if selector == PANIC_SELECTOR:
             code = int(decode(["uint256"], body)[0])
-            return f"panic 0x{code:02x}: {PANIC_CODES.get(code, 'unknown panic')}"
+            return f"Panic(0x{code:02x}): {PANIC_CODES.get(code, 'unknown panic code')}"
         item = (custom_errors or {}).get(selector)
         if item is not None:
             values = decode([_abi_type(i) for i in item["inputs"]], body)
-            args = ", ".join(
-                f"{i['name'] or 'arg'}={_render(v)}"
-                for i, v in zip(item["inputs"], values, strict=True)
-            )
+            pairs = zip(item["inputs"], values, strict=True)
+            args = ", ".join(f"{i['name'] or 'arg'}={_render(v)}" for i, v in pairs)
             return f"{item['name']}({args})"
     except Exception:  # malformed revert data must never break the caller
-        return f"undecodable revert data 0x{data.hex()}"
-    return f"unknown error 0x{data.hex()}"
+        return "0x" + data.hex()
+    return "0x" + data.hex()
 
 
 def _render(value: Any) -> str:

@@ -18,26 +18,13 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
+from busanchain.chain.revert import decode_revert
+
 AbiEntry = Mapping[str, Any]
 Abi = Sequence[AbiEntry]
 
-ERROR_STRING_SELECTOR = "08c379a0"
-PANIC_SELECTOR = "4e487b71"
 DIGITAL_WON = "DigitalWon"
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
-
-PANIC_CODES = {
-    0x00: "generic compiler panic",
-    0x01: "assertion failed",
-    0x11: "arithmetic overflow or underflow",
-    0x12: "division or modulo by zero",
-    0x21: "invalid enum value",
-    0x22: "corrupt storage byte array",
-    0x31: "pop on an empty array",
-    0x32: "array index out of bounds",
-    0x41: "out of memory",
-    0x51: "call to an uninitialised function",
-}
 
 
 @dataclass(frozen=True)
@@ -191,20 +178,7 @@ class ContractBook:
         Unknown revert data is returned as hex; empty data gives None.
         """
         data = _hex_bytes(data_hex or "0x")
-        if not data:
-            return None
-        selector, body = data[:4].hex(), data[4:]
-        try:
-            if selector == ERROR_STRING_SELECTOR:
-                return str(abi_decode(["string"], body)[0])
-            if selector == PANIC_SELECTOR:
-                code = int(abi_decode(["uint256"], body)[0])
-                return f"Panic(0x{code:02x}): {PANIC_CODES.get(code, 'unknown panic code')}"
-        except (DecodingError, ValueError, OverflowError):
-            return "0x" + data.hex()
-        entry = self._errors.get(data[:4])
-        decoded = self._decode_entry(entry, body) if entry else None
-        return decoded.describe() if decoded else "0x" + data.hex()
+        return decode_revert(data, self._errors) if data else None
 
     @staticmethod
     def _decode_entry(entry: AbiEntry, body: bytes) -> DecodedItem | None:
