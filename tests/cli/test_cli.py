@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -17,20 +16,13 @@ from busanchain.keys.kek import KeyUnavailable, kek_from_hex
 from busanchain.keys.service import KeyService
 from busanchain.platform.context import PlatformContext
 from tests.conftest import REPO_ROOT
+from tests.crash.helpers import platform_env
 
 
 def _run(
     settings: Settings, *args: str, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUSANCHAIN_")}
-    env |= {
-        "BUSANCHAIN_ROOT": str(REPO_ROOT),
-        "BUSANCHAIN_DATA_DIR": str(settings.data_dir),
-        "BUSANCHAIN_DATABASE_URL": settings.database_url,
-        "BUSANCHAIN_RPC_URL": str(settings.rpc_url),
-        "BUSANCHAIN_OPERATOR_KEY": str(settings.operator_key),
-        "BUSANCHAIN_KEK": str(settings.kek_env),
-    } | (extra or {})
+    env = platform_env(settings) | (extra or {})
     return subprocess.run(
         [sys.executable, "-m", "busanchain", *args],
         env=env,

@@ -47,3 +47,25 @@ def erc20_balance(client: ChainClient, token: str, holder: str) -> int:
     """balanceOf via a raw eth_call."""
     data = "0x70a08231" + holder[2:].lower().rjust(64, "0")
     return int(client.request("eth_call", [{"to": token, "data": data}, "latest"]), 16)
+
+
+def platform_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for a `python -m busanchain ...` subprocess with these settings.
+
+    BUSANCHAIN_* variables of the test process are dropped, so only `settings` count.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUSANCHAIN_")}
+    env |= {
+        "BUSANCHAIN_ROOT": str(REPO_ROOT),
+        "BUSANCHAIN_DATA_DIR": str(settings.data_dir),
+        "BUSANCHAIN_DATABASE_URL": settings.database_url,
+        "BUSANCHAIN_WEB_PORT": str(settings.web_port),
+        "BUSANCHAIN_ANVIL_PORT": str(settings.anvil_port),
+        "BUSANCHAIN_KEK": str(settings.kek_env),
+    }
+    if settings.rpc_url:
+        env |= {
+            "BUSANCHAIN_RPC_URL": settings.rpc_url,
+            "BUSANCHAIN_OPERATOR_KEY": str(settings.operator_key),
+        }
+    return env | {f"BUSANCHAIN_{k.upper()}": v for k, v in extra.items()}

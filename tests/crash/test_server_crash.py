@@ -9,7 +9,6 @@ exactly one transfer per key: balances and the relayer's nonce prove it.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -37,7 +36,13 @@ from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
 from busanchain.token.service import TokenService
 from tests.conftest import REPO_ROOT, start_anvil
-from tests.crash.helpers import CRASH_SEEDS, crash_settings, erc20_balance, wait_until
+from tests.crash.helpers import (
+    CRASH_SEEDS,
+    crash_settings,
+    erc20_balance,
+    platform_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.crash
 PASSWORD = "correct horse battery"
@@ -52,22 +57,9 @@ def node(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> Iterat
 
 
 def _env(settings: Settings, crash_skip: int | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUSANCHAIN_")}
-    env |= {
-        "BUSANCHAIN_ROOT": str(REPO_ROOT),
-        "BUSANCHAIN_DATA_DIR": str(settings.data_dir),
-        "BUSANCHAIN_DATABASE_URL": settings.database_url,
-        "BUSANCHAIN_RPC_URL": str(settings.rpc_url),
-        "BUSANCHAIN_OPERATOR_KEY": str(settings.operator_key),
-        "BUSANCHAIN_KEK": str(settings.kek_env),
-        "BUSANCHAIN_WEB_PORT": str(settings.web_port),
-    }
-    if crash_skip is not None:
-        env |= {
-            "BUSANCHAIN_CRASH_POINT": "after_outbox_commit",
-            "BUSANCHAIN_CRASH_SKIP": str(crash_skip),
-        }
-    return env
+    if crash_skip is None:
+        return platform_env(settings)
+    return platform_env(settings, crash_point="after_outbox_commit", crash_skip=str(crash_skip))
 
 
 def _start_server(settings: Settings, crash_skip: int | None, log: Path) -> subprocess.Popen[bytes]:

@@ -17,7 +17,7 @@ from busanchain.config import Settings
 from busanchain.platform.runtime import PlatformRuntime
 from busanchain.token.service import TokenService
 from tests.conftest import REPO_ROOT
-from tests.crash.helpers import crash_settings, erc20_balance, wait_until
+from tests.crash.helpers import crash_settings, erc20_balance, platform_env, wait_until
 
 
 def _mint(runtime: PlatformRuntime, to: str, amount: int, ref: str) -> None:
@@ -54,15 +54,7 @@ def test_clean_stop_keeps_height_balances_and_transfers(tmp_path: Path, database
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUSANCHAIN_")}
-    return env | {
-        "BUSANCHAIN_ROOT": str(REPO_ROOT),
-        "BUSANCHAIN_DATA_DIR": str(settings.data_dir),
-        "BUSANCHAIN_DATABASE_URL": settings.database_url,
-        "BUSANCHAIN_WEB_PORT": str(settings.web_port),
-        "BUSANCHAIN_ANVIL_PORT": str(settings.anvil_port),
-        "BUSANCHAIN_SNAPSHOT_INTERVAL": "3600",  # only the final/orphan snapshots count
-    }
+    return platform_env(settings, snapshot_interval="3600")  # only final/orphan snapshots
 
 
 def _up(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
