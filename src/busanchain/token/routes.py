@@ -16,18 +16,15 @@ from busanchain.chain.signing import Signer
 from busanchain.domain.addresses import parse_address
 from busanchain.domain.errors import NotFound
 from busanchain.domain.roles import Role
-from busanchain.idempotency.service import IdempotencyService, parse_key, request_fingerprint
+from busanchain.idempotency.service import request_fingerprint
 from busanchain.keys.service import key_service_for
-from busanchain.outbox.nonces import key_lock
-from busanchain.outbox.service import crash_point
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
 from busanchain.token.schemas import BalanceOut, IssueRequest, OperationOut, TransferRequest
-from busanchain.token.service import Operation, TokenService
+from busanchain.token.service import Enqueue, SubmitRequest, TokenService
 
 router = APIRouter(prefix="/api/token", tags=["token"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-WAIT_FOR_RECEIPT_S = 10.0
 READ_ALL_ROLES = {Role.OFFICIAL, Role.AUDITOR, Role.ADMIN}
 
 
@@ -39,42 +36,25 @@ def _service(request: Request) -> TokenService:
     return TokenService(_context(request))
 
 
-def _answer(operation: Operation) -> tuple[int, dict[str, Any]]:
-    status = {"confirmed": 200, "reverted": 422, "failed": 422}.get(operation.status, 202)
-    return status, operation.as_dict()
-
-
 def _submit(
     request: Request,
     key: str | None,
     body: dict[str, Any],
     owner: str,
     relayer: Signer,
-    enqueue: Any,
+    enqueue: Enqueue,
 ) -> JSONResponse:
-    """Run one money-moving request exactly once per Idempotency-Key."""
-    idem_key = parse_key(key)
-    context = _context(request)
-    service = TokenService(context)
-    service.contract()  # resolve the address before the unit of work that claims the key
-    idem = IdempotencyService(context)
-    scope = f"{owner}:{request.method}:{request.url.path}"
-    fingerprint = request_fingerprint(request.method, request.url.path, body)
-
-    def work(session: Any) -> tuple[int, dict[str, Any]]:
-        entry = enqueue(service, session)
-        return 202, Operation(entry.id, entry.tx_hash, entry.state, None, None, owner).as_dict()
-
-    with key_lock(service.outbox.client.chain_id(), relayer.address):
-        stored = idem.run(scope, idem_key, fingerprint, work)
-    if stored.replayed:
-        return JSONResponse(stored.body, status_code=stored.status_code)
-    crash_point("after_outbox_commit")
-    operation_id = int(stored.body["operation_id"])
-    service.outbox.broadcast(operation_id)
-    outcome = service.outbox.wait(operation_id, WAIT_FOR_RECEIPT_S)
-    status, answer = _answer(Operation.of(outcome, owner))
-    idem.update_answer(scope, idem_key, status, answer)
+    """Hand a money-moving request to the service, exactly once per Idempotency-Key."""
+    status, answer = _service(request).submit_once(
+        SubmitRequest(
+            scope=f"{owner}:{request.method}:{request.url.path}",
+            key=key,
+            fingerprint=request_fingerprint(request.method, request.url.path, body),
+            owner=owner,
+            relayer=relayer,
+        ),
+        enqueue,
+    )
     return JSONResponse(answer, status_code=status)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +22,14 @@ from busanchain.chain.artifacts import load_artifact
 from busanchain.chain.signing import Signer
 from busanchain.deployment.service import DeploymentService
 from busanchain.domain.errors import ConfigurationError, NotFound
+from busanchain.idempotency.service import IdempotencyService, parse_key
+from busanchain.outbox.nonces import key_lock
 from busanchain.outbox.repository import OutboxRepository
-from busanchain.outbox.service import OutboxService, TxOutcome
+from busanchain.outbox.service import OutboxService, TxOutcome, crash_point
 from busanchain.outbox.tables import OutboxEntry
 from busanchain.platform.context import PlatformContext
 
+WAIT_FOR_RECEIPT_S = 10.0
 TOKEN_NAME = "DigitalWon"  # noqa: S105 (a contract name, not a secret)
 AUTHORIZATION_TTL_S = 3600
 
@@ -63,6 +67,26 @@ class Operation:
             outcome.revert_reason,
             owner,
         )
+
+
+Enqueue = Callable[["TokenService", Session], OutboxEntry]
+"""Adds one transaction to the outbox inside the caller's unit of work."""
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """One money-moving request: who asks, under which Idempotency-Key, with which body."""
+
+    scope: str
+    key: str | None
+    fingerprint: str
+    owner: str
+    relayer: Signer
+
+
+def _answer(operation: Operation) -> tuple[int, dict[str, Any]]:
+    status = {"confirmed": 200, "reverted": 422, "failed": 422}.get(operation.status, 202)
+    return status, operation.as_dict()
 
 
 def deposit_reference(text: str) -> bytes:
@@ -188,6 +212,34 @@ class TokenService:
             data=self.authorization(payer, to, amount),
             reference=owner,
         )
+
+    def submit_once(self, request: SubmitRequest, enqueue: Enqueue) -> tuple[int, dict[str, Any]]:
+        """Run a money-moving request once per Idempotency-Key; return (status, answer).
+
+        The key is claimed in the same transaction as the outbox entry, so a crash leaves
+        both or neither. Only then is the transaction broadcast; its outcome (200 confirmed,
+        422 reverted with the reason, 202 still pending) becomes the stored answer.
+        """
+        key = parse_key(request.key)
+        self.contract()  # resolve the address before the unit of work that claims the key
+        idem = IdempotencyService(self.context)
+
+        def work(session: Session) -> tuple[int, dict[str, Any]]:
+            entry = enqueue(self, session)
+            pending = Operation(entry.id, entry.tx_hash, entry.state, None, None, request.owner)
+            return 202, pending.as_dict()
+
+        with key_lock(self.outbox.client.chain_id(), request.relayer.address):
+            stored = idem.run(request.scope, key, request.fingerprint, work)
+        if stored.replayed:
+            return stored.status_code, stored.body
+        crash_point("after_outbox_commit")
+        operation_id = int(stored.body["operation_id"])
+        self.outbox.broadcast(operation_id)
+        outcome = self.outbox.wait(operation_id, WAIT_FOR_RECEIPT_S)
+        status, answer = _answer(Operation.of(outcome, request.owner))
+        idem.update_answer(request.scope, key, status, answer)
+        return status, answer
 
     def operation(self, operation_id: int) -> Operation:
         """The current status of an operation (refreshed from the chain)."""
