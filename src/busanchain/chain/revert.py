@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -65,14 +65,16 @@ def decode_revert(
         if item is not None:
             values = decode([_abi_type(i) for i in item["inputs"]], body)
             pairs = zip(item["inputs"], values, strict=True)
-            args = ", ".join(f"{i['name'] or 'arg'}={_render(v)}" for i, v in pairs)
+            args = ", ".join(f"{i['name'] or 'arg'}={_render(i['type'], v)}" for i, v in pairs)
             return f"{item['name']}({args})"
     except Exception:  # malformed revert data must never break the caller
         return "0x" + data.hex()
     return "0x" + data.hex()
 
 
-def _render(value: Any) -> str:
+def _render(abi_type: str, value: Any) -> str:
+    if abi_type == "address":
+        return str(to_checksum_address(value))
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
