@@ -25,7 +25,12 @@ def deploy(chain: Chain, name: str, sender: LocalAccount, *args: Any) -> Contrac
     """Deploy the committed artifact `name` with constructor `args` from `sender`."""
     artifact = load_artifact(name)
     factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = chain.send(factory.constructor(*args), sender)
+    tx = factory.constructor(*args).build_transaction(
+        {"from": sender.address, "nonce": chain.w3.eth.get_transaction_count(sender.address)}
+    )
+    tx_hash = chain.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+    receipt = chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    assert receipt["status"] == 1, receipt
     return chain.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
 
 

@@ -17,6 +17,8 @@ from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError
@@ -128,6 +130,7 @@ class Env:
     holders: set[str] = field(default_factory=set)
     won_holders: set[str] = field(default_factory=set)
     programs: set[int] = field(default_factory=set)
+    proofs: dict[bytes, list[bytes]] = field(default_factory=dict)
 
     def send(self, fn: ContractFunction, sender: LocalAccount | None = None) -> dict[str, Any]:
         receipt = self.chain.send(fn, sender or self.admin)
@@ -297,10 +300,10 @@ def test_create_program_locks_budget(env: Env) -> None:
 
 def test_create_program_rejects_taken_id_bad_schedule_and_no_approval(env: Env) -> None:
     now = env.chain.block_time()
-    params = (BUDGET, 0, 0, 0, now, now + 100, [], [], [])
+    params: tuple[Any, ...] = (BUDGET, 0, 0, 0, now, now + 100, [], [], [])
     fn = env.voucher.functions.createProgram(PROGRAM, params)
     expect_revert(env.voucher, fn, env.admin.address, "InvalidProgramId")
-    bad = (BUDGET, 0, 0, 0, now + 100, now + 100, [], [], [])
+    bad: tuple[Any, ...] = (BUDGET, 0, 0, 0, now + 100, now + 100, [], [], [])
     fn = env.voucher.functions.createProgram(2, bad)
     expect_revert(env.voucher, fn, env.admin.address, "InvalidSchedule")
     fn = env.voucher.functions.createProgram(2, params)  # no DigitalWon approved
@@ -639,3 +642,146 @@ def test_withdraw_expired_is_constant_gas(env: Env) -> None:
     assert abs(small["gasUsed"] - large["gasUsed"]) < 300
     fn = env.voucher.functions.withdrawExpired(10)
     expect_revert(env.voucher, fn, env.admin.address, "AlreadyWithdrawn")
+
+
+# -- property: random grant/claim/pay/refund/revoke sequences conserve money ------------------
+
+CITIZENS = 3
+LEAF_AMOUNTS = [50_000 * (i + 1) for i in range(CITIZENS)]
+citizen_index = st.integers(0, CITIZENS - 1)
+amount = st.integers(1, 400_000)
+operation = st.one_of(
+    st.tuples(st.just("grant"), citizen_index, amount),
+    st.tuples(st.just("claim"), citizen_index, st.just(0)),
+    st.tuples(st.just("revoke_leaf"), citizen_index, st.just(0)),
+    st.tuples(st.just("pay"), citizen_index, amount),
+    st.tuples(st.just("refund"), st.integers(0, 5), amount),
+    st.tuples(st.just("revoke"), citizen_index, amount),
+)
+Operation = tuple[str, int, int]
+
+
+@dataclass
+class Model:
+    """What the ledger and balances must be, predicted in Python."""
+
+    balances: list[int]
+    direct: list[int]
+    leaf_open: list[bool]
+    locked: int = BUDGET
+    unclaimed: int = 0
+    payments: list[list[Any]] = field(default_factory=list)  # [id, record, refunded]
+
+    @property
+    def unspent(self) -> int:
+        return sum(self.balances)
+
+    @property
+    def unallocated(self) -> int:
+        return self.locked - self.unspent - self.unclaimed
+
+
+def _attempt(env: Env, fn: ContractFunction, sender: LocalAccount) -> dict[str, Any] | None:
+    """Send `fn` if a call succeeds; None when the contract rejects it."""
+    try:
+        fn.call({"from": sender.address})
+    except ContractCustomError:
+        return None
+    return env.send(fn, sender)
+
+
+def _property_env(chain: Chain, admin: LocalAccount, new_account: MakeAccount) -> Env:
+    token = deploy(chain, "DigitalWon", admin, admin.address)
+    registry = deploy(chain, "MerchantRegistry", admin, admin.address)
+    treasury = Account.create().address
+    voucher = deploy(
+        chain, "PolicyVoucher", admin, admin.address, token.address, registry.address, treasury
+    )
+    env = Env(chain, admin, token, registry, voucher, treasury, new_account)
+    env.won_holders.add(admin.address)
+    env.create_program(
+        perPersonAmount=0,
+        perPaymentCap=0,
+        dailyCap=0,
+        allowedCategories=[],
+        blockedCategories=[],
+        allowedDistricts=[],
+    )
+    return env
+
+
+def _apply(
+    env: Env, op: Operation, model: Model, citizens: list[LocalAccount], shop: LocalAccount
+) -> None:
+    kind, index, value = op
+    functions, who = env.voucher.functions, citizens[index % CITIZENS]
+    if kind == "grant":
+        ok = value <= model.unallocated
+        done = _attempt(env, functions.grantBatch(PROGRAM, [who.address], [value]), env.admin)
+        if ok:
+            model.balances[index] += value
+            model.direct[index] += value
+    elif kind in ("claim", "revoke_leaf"):
+        leaf = leaf_hash(who.address, LEAF_AMOUNTS[index], 1)
+        args = (PROGRAM, 1, who.address, LEAF_AMOUNTS[index], env.proofs[leaf])
+        fn = functions.claim(*args) if kind == "claim" else functions.revokeRootGrant(*args)
+        ok = model.leaf_open[index]
+        done = _attempt(env, fn, env.admin)
+        if ok:
+            model.leaf_open[index] = False
+            model.unclaimed -= LEAF_AMOUNTS[index]
+            model.balances[index] += LEAF_AMOUNTS[index] if kind == "claim" else 0
+    elif kind == "pay":
+        ok = value <= model.balances[index]
+        done = _attempt(env, functions.pay(PROGRAM, shop.address, value, ORDER), who)
+        if ok and done is not None:
+            model.balances[index] -= value
+            model.locked -= value
+            event = paid_event(env, done)
+            record = (PROGRAM, who.address, shop.address, value, event["day"])
+            model.payments.append([event["paymentId"], record, 0, index])
+    elif kind == "refund":
+        if not model.payments:
+            return
+        payment = model.payments[index % len(model.payments)]
+        ok = value <= payment[1][3] - payment[2]
+        done = _attempt(env, functions.refund(payment[0], payment[1], value), shop)
+        if ok:
+            payment[2] += value
+            model.balances[payment[3]] += value
+            model.locked += value
+    else:  # revoke a direct grant
+        ok = value <= min(model.direct[index], model.balances[index])
+        done = _attempt(env, functions.revokeGrant(PROGRAM, who.address, value), env.admin)
+        if ok:
+            model.balances[index] -= value
+            model.direct[index] -= value
+    assert (done is not None) == ok, op
+
+
+@given(st.lists(operation, min_size=1, max_size=12))
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_random_sequences_conserve_money(
+    chain: Chain, admin: LocalAccount, new_account: MakeAccount, ops: list[Operation]
+) -> None:
+    env = _property_env(chain, admin, new_account)
+    citizens = [new_account() for _ in range(CITIZENS)]
+    env.holders.update(c.address for c in citizens)
+    shop = env.merchant()
+    leaves = [leaf_hash(c.address, a, 1) for c, a in zip(citizens, LEAF_AMOUNTS, strict=True)]
+    root, env.proofs = merkle(leaves)
+    env.send(env.voucher.functions.postRound(PROGRAM, 1, root, sum(LEAF_AMOUNTS)))
+    model = Model([0] * CITIZENS, [0] * CITIZENS, [True] * CITIZENS, unclaimed=sum(LEAF_AMOUNTS))
+    for op in ops:
+        _apply(env, op, model, citizens, shop)
+        assert [env.balance(c.address) for c in citizens] == model.balances
+        assert env.voucher.functions.conservation(PROGRAM).call() == [
+            model.locked,
+            model.unspent,
+            model.unclaimed,
+            model.unallocated,
+        ]
