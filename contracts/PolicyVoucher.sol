@@ -161,7 +161,8 @@ contract PolicyVoucher is ERC1155, AccessControl, Pausable, EIP712 {
     /// @param merchant The registered merchant paid.
     /// @param amount Amount in KRW.
     /// @param orderRef Opaque order reference (never personal data).
-    /// @param nonce Unordered nonce chosen by the payer; each is used once.
+    /// @param nonce Unordered nonce chosen by the payer; each is used once (sequential nonces
+    /// are cheapest: 256 of them share one storage slot).
     /// @param deadline Last Unix time at which the payment may execute.
     /// @param signature The payer's signature (65-byte ECDSA or ERC-1271).
     struct Payment {
@@ -221,8 +222,9 @@ contract PolicyVoucher is ERC1155, AccessControl, Pausable, EIP712 {
     /// @dev programId => payer => day => amount paid that day.
     mapping(uint256 programId => mapping(address payer => mapping(uint256 day => uint256 paid)))
         private _dailyPaid;
-    /// @dev payer => nonce => used.
-    mapping(address payer => mapping(uint256 nonce => bool used)) private _nonceUsed;
+    /// @dev payer => nonce word (nonce >> 8) => bitmap of used nonces (bit nonce & 255).
+    /// Sequential nonces share a storage slot, so 256 payments pay for one new slot.
+    mapping(address payer => mapping(uint256 word => uint256 bits)) private _nonceBitmap;
     /// @dev account => blacklisted.
     mapping(address account => bool blocked) private _blacklisted;
     /// @dev paymentId => keccak256 of its PaymentRecord.
@@ -682,7 +684,7 @@ contract PolicyVoucher is ERC1155, AccessControl, Pausable, EIP712 {
                 emit PaymentFailed(i, p.payer, p.nonce, reason);
                 continue;
             }
-            _nonceUsed[p.payer][p.nonce] = true;
+            _nonceBitmap[p.payer][p.nonce >> 8] |= 1 << (p.nonce & 0xff);
             _settle(p.programId, p.payer, p.merchant, p.amount, p.orderRef);
             ++succeeded;
         }
@@ -712,8 +714,8 @@ contract PolicyVoucher is ERC1155, AccessControl, Pausable, EIP712 {
     /// @param payer The citizen.
     /// @param nonce The nonce.
     /// @return True if used.
-    function nonceUsed(address payer, uint256 nonce) external view returns (bool) {
-        return _nonceUsed[payer][nonce];
+    function nonceUsed(address payer, uint256 nonce) public view returns (bool) {
+        return _nonceBitmap[payer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
     /// @notice Check every rule for a payment without executing it.
@@ -907,7 +909,7 @@ contract PolicyVoucher is ERC1155, AccessControl, Pausable, EIP712 {
     /// @return The first failure, or `Reason.None`.
     function _checkSigned(Payment calldata p) private view returns (Reason) {
         if (block.timestamp > p.deadline) return Reason.DeadlinePassed;
-        if (_nonceUsed[p.payer][p.nonce]) return Reason.NonceUsed;
+        if (nonceUsed(p.payer, p.nonce)) return Reason.NonceUsed;
         if (!SignatureChecker.isValidSignatureNow(p.payer, paymentDigest(p), p.signature)) {
             return Reason.BadSignature;
         }

@@ -785,3 +785,52 @@ def test_random_sequences_conserve_money(
             model.unclaimed,
             model.unallocated,
         ]
+
+
+# -- more negative paths and a gas guard --------------------------------------------------
+
+
+def test_claim_rejected_while_paused(env: Env) -> None:
+    recipient = Account.create().address
+    proofs = _round(env, [recipient, Account.create().address], 100_000)
+    fn = env.voucher.functions.claim(
+        PROGRAM, 1, recipient, 100_000, proofs[leaf_hash(recipient, 100_000, 1)]
+    )
+    env.send(env.voucher.functions.setProgramPaused(PROGRAM, True))
+    expect_revert(env.voucher, fn, env.admin.address, "ProgramIsPaused")
+    env.send(env.voucher.functions.setProgramPaused(PROGRAM, False))
+    env.send(env.voucher.functions.pause())
+    expect_revert(env.voucher, fn, env.admin.address, "EnforcedPause")
+    env.send(env.voucher.functions.unpause())
+    env.send(fn)
+    assert env.balance(recipient) == 100_000
+
+
+def test_refund_rejected_after_expiry(env: Env) -> None:
+    now = env.chain.block_time()
+    env.create_program(2, start=now, expiry=now + 1_000)
+    payer = env.new_account()
+    env.grant([payer.address], 5_000, program_id=2)
+    shop = env.merchant()
+    receipt = env.send(env.voucher.functions.pay(2, shop.address, 1_000, ORDER), payer)
+    event = paid_event(env, receipt)
+    record = (2, payer.address, shop.address, 1_000, event["day"])
+    advance(env.chain, 1_001)
+    fn = env.voucher.functions.refund(event["paymentId"], record, 1_000)
+    expect_revert(env.voucher, fn, shop.address, "ProgramExpired")
+
+
+def test_pay_batch_gas_per_payment(env: Env) -> None:
+    payers = [env.new_account() for _ in range(20)]
+    env.grant([p.address for p in payers], 10_000)
+    shop = env.merchant()
+    for payer in payers:  # each citizen's first payment of the day, with nonce 0
+        env.send(
+            env.voucher.functions.payBatch([env.sign_payment(payer, shop.address, 1, nonce=0)])
+        )
+    batch = [env.sign_payment(p, shop.address, 1_000, nonce=1) for p in payers]
+    receipt = env.send(env.voucher.functions.payBatch(batch))
+    assert _failures(env, receipt) == []
+    per_payment = receipt["gasUsed"] // len(batch)
+    print(f"payBatch gas: {receipt['gasUsed']} for {len(batch)} payments, {per_payment} each")
+    assert per_payment < 80_000
