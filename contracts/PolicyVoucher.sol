@@ -684,7 +684,7 @@ contract PolicyVoucher is ERC1155, AccessControl, Pausable, EIP712 {
                 emit PaymentFailed(i, p.payer, p.nonce, reason);
                 continue;
             }
-            _nonceBitmap[p.payer][p.nonce >> 8] |= 1 << (p.nonce & 0xff);
+            _nonceBitmap[p.payer][p.nonce >> 8] |= uint256(1) << (p.nonce & 0xff);
             _settle(p.programId, p.payer, p.merchant, p.amount, p.orderRef);
             ++succeeded;
         }
@@ -715,7 +715,7 @@ contract PolicyVoucher is ERC1155, AccessControl, Pausable, EIP712 {
     /// @param nonce The nonce.
     /// @return True if used.
     function nonceUsed(address payer, uint256 nonce) public view returns (bool) {
-        return _nonceBitmap[payer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+        return _nonceBitmap[payer][nonce >> 8] & (uint256(1) << (nonce & 0xff)) != 0;
     }
 
     /// @notice Check every rule for a payment without executing it.

@@ -834,3 +834,16 @@ def test_pay_batch_gas_per_payment(env: Env) -> None:
     per_payment = receipt["gasUsed"] // len(batch)
     print(f"payBatch gas: {receipt['gasUsed']} for {len(batch)} payments, {per_payment} each")
     assert per_payment < 80_000
+
+
+def test_bitmap_nonces_are_independent(env: Env) -> None:
+    payer = env.new_account()
+    env.grant([payer.address], 100_000)
+    shop = env.merchant()
+    nonces = [255, 2**200 + 9]
+    batch = [env.sign_payment(payer, shop.address, 1_000, nonce=n) for n in nonces]
+    receipt = env.send(env.voucher.functions.payBatch(batch))
+    assert _failures(env, receipt) == []
+    used = env.voucher.functions.nonceUsed
+    assert all(used(payer.address, n).call() for n in nonces)
+    assert not any(used(payer.address, n).call() for n in (254, 511, 2**200 + 8, 2**200 + 265))
