@@ -8,8 +8,9 @@ nor lost.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
+from busanchain.chain.rpc import make_web3
+from tests.conftest import start_anvil
 from tests.contracts.conftest import Chain, error_selector, expect_revert
 from tests.contracts.test_merchant_registry import deploy
 
@@ -258,6 +261,14 @@ def expect_reason(env: Env, fn: ContractFunction, sender: str, reason: str) -> N
 
 def paid_event(env: Env, receipt: dict[str, Any]) -> Any:
     return env.voucher.events.Paid().process_receipt(receipt, errors=DISCARD)[0]["args"]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> Iterator[Chain]:
+    """A private node: these tests move the chain's clock forward, which must not leak."""
+    node = start_anvil(tmp_path_factory.mktemp("voucher-node"), anvil_binary)
+    yield Chain(make_web3(node.config.rpc_url))
+    node.stop(snapshot=False)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ user's key and relayed by the platform's operator, so users never need gas.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -145,11 +144,17 @@ class TokenService:
             reference=owner,
         )
 
+    def chain_time(self) -> int:
+        """The timestamp of the latest block, which contracts compare against."""
+        block = self.outbox.client.request("eth_getBlockByNumber", ["latest", False])
+        return int(block["timestamp"], 16)
+
     def authorization(self, payer: Signer, to: str, amount: int) -> bytes:
         """Calldata for an EIP-3009 transferWithAuthorization signed by the payer."""
         contract = self.contract()
         nonce = secrets.token_bytes(32)
-        valid_before = int(time.time()) + AUTHORIZATION_TTL_S
+        # The window is measured in chain time: the server's clock may differ from the chain's.
+        valid_before = self.chain_time() + AUTHORIZATION_TTL_S
         message = {
             "from": payer.address,
             "to": to,
