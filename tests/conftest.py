@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,29 @@ def _pg_schema_url(base_url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def module_context(tmp: Path, rpc_url: str, kek: str = "a" * 64) -> Iterator[PlatformContext]:
+    """A platform context with its own database (SQLite, or a PostgreSQL schema) and schema,
+    pointed at `rpc_url`; for module-scoped fixtures. The database is dropped afterwards."""
+    pg = os.environ.get(PG_URL_ENV)
+    urls = _pg_schema_url(pg) if pg else iter([f"sqlite:///{tmp / 'module.sqlite3'}"])
+    settings = Settings.from_env(environ={}, root=REPO_ROOT).with_overrides(
+        data_dir=tmp / "var",
+        database_url=next(urls),
+        rpc_url=rpc_url,
+        operator_key=ANVIL_DEFAULT_OPERATOR_KEY,
+        kek_env=kek,
+        session_secret="test-session-secret",
+    )
+    context = PlatformContext.create(settings)
+    try:
+        create_schema(context.engine)
+        yield context
+    finally:
+        context.close()
+        next(urls, None)
 
 
 @pytest.fixture

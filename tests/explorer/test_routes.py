@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,15 +13,14 @@ from web3 import Web3
 from busanchain.chain.artifacts import load_artifact
 from busanchain.chain.rpc import make_web3
 from busanchain.chain.signing import signer_from_key
-from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY, Settings
-from busanchain.db.schema import create_schema
+from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY
 from busanchain.deployment.service import DeploymentService
 from busanchain.explorer.indexer import ChainIndexer
 from busanchain.explorer.service import contract_book_from_registry
 from busanchain.outbox.service import OutboxService
 from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
-from tests.conftest import PG_URL_ENV, REPO_ROOT, _pg_schema_url, start_anvil
+from tests.conftest import module_context, start_anvil
 
 pytestmark = pytest.mark.chain
 
@@ -54,38 +52,25 @@ def _send(w3: Web3, call: object, sender: str) -> str:
 def world(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("explorer-routes")
     node = start_anvil(tmp / "anvil", anvil_binary)
-    pg = os.environ.get(PG_URL_ENV)
-    urls = _pg_schema_url(pg) if pg else iter([f"sqlite:///{tmp / 'explorer.sqlite3'}"])
-    settings = Settings.from_env(environ={}, root=REPO_ROOT).with_overrides(
-        data_dir=tmp / "var",
-        database_url=next(urls),
-        rpc_url=node.config.rpc_url,
-        operator_key=ANVIL_DEFAULT_OPERATOR_KEY,
-        kek_env="a" * 64,
-        session_secret="test-session-secret",
-    )
-    context = PlatformContext.create(settings)
-    create_schema(context.engine)
     try:
-        operator = signer_from_key(ANVIL_DEFAULT_OPERATOR_KEY)
-        token = DeploymentService(context, OutboxService(context)).deploy_all(operator)[
-            "DigitalWon"
-        ]
-        w3 = make_web3(node.config.rpc_url)
-        owner, alice, bob, carol = w3.eth.accounts[:4]
-        won = w3.eth.contract(address=token, abi=load_artifact("DigitalWon").abi)
-        minted = _send(w3, won.functions.mint(alice, 50_000, b"\x01" * 32), owner)
-        moved = _send(w3, won.functions.transfer(bob, 1_234), alice)
-        failed = _send(w3, won.functions.transfer(carol, 10**9), bob)
-        ChainIndexer(context, contract_book_from_registry(context)).sync()
-        with TestClient(create_app(context)) as client:
-            yield World(
-                client, token, alice, bob, carol, minted, moved, failed, w3.eth.block_number
-            )
+        with module_context(tmp, node.config.rpc_url) as context:
+            yield from _world(context, node.config.rpc_url)
     finally:
-        context.close()
         node.stop(snapshot=False)
-        next(urls, None)
+
+
+def _world(context: PlatformContext, rpc_url: str) -> Iterator[World]:
+    operator = signer_from_key(ANVIL_DEFAULT_OPERATOR_KEY)
+    token = DeploymentService(context, OutboxService(context)).deploy_all(operator)["DigitalWon"]
+    w3 = make_web3(rpc_url)
+    owner, alice, bob, carol = w3.eth.accounts[:4]
+    won = w3.eth.contract(address=token, abi=load_artifact("DigitalWon").abi)
+    minted = _send(w3, won.functions.mint(alice, 50_000, b"\x01" * 32), owner)
+    moved = _send(w3, won.functions.transfer(bob, 1_234), alice)
+    failed = _send(w3, won.functions.transfer(carol, 10**9), bob)
+    ChainIndexer(context, contract_book_from_registry(context)).sync()
+    with TestClient(create_app(context)) as client:
+        yield World(client, token, alice, bob, carol, minted, moved, failed, w3.eth.block_number)
 
 
 @pytest.fixture(autouse=True)

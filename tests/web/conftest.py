@@ -37,15 +37,14 @@ from busanchain.chain.artifacts import load_artifact
 from busanchain.chain.node import AnvilSupervisor
 from busanchain.chain.rpc import make_web3
 from busanchain.chain.signing import signer_from_key
-from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY, Settings
-from busanchain.db.schema import create_schema
+from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY
 from busanchain.deployment.service import DeploymentService
 from busanchain.explorer.indexer import ChainIndexer
 from busanchain.explorer.service import contract_book_from_registry
 from busanchain.outbox.service import OutboxService
 from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
-from tests.conftest import PG_URL_ENV, REPO_ROOT, _pg_schema_url
+from tests.conftest import module_context
 
 CHROMIUM = Path(os.environ.get("BUSANCHAIN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -226,19 +225,7 @@ def explorer_world(
 ) -> Iterator[ExplorerWorld]:
     """DigitalWon deployed on the session's anvil, some transfers, all indexed, served."""
     tmp = tmp_path_factory.mktemp("explorer-world")
-    pg = os.environ.get(PG_URL_ENV)
-    urls = _pg_schema_url(pg) if pg else iter([f"sqlite:///{tmp / 'world.sqlite3'}"])
-    settings = Settings.from_env(environ={}, root=REPO_ROOT).with_overrides(
-        data_dir=tmp / "var",
-        database_url=next(urls),
-        rpc_url=anvil.config.rpc_url,
-        operator_key=ANVIL_DEFAULT_OPERATOR_KEY,
-        kek_env="b" * 64,
-        session_secret="browser-test-session-secret",
-    )
-    context = PlatformContext.create(settings)
-    try:
-        create_schema(context.engine)
+    with module_context(tmp, anvil.config.rpc_url, kek="b" * 64) as context:
         operator = signer_from_key(ANVIL_DEFAULT_OPERATOR_KEY)
         deployed = DeploymentService(context, OutboxService(context)).deploy_all(operator)
         token = deployed["DigitalWon"]
@@ -252,6 +239,3 @@ def explorer_world(
         block = int(w3.eth.get_transaction(transfer)["blockNumber"])
         with serve(create_app(context)) as url:
             yield ExplorerWorld(url, token, bob, block, transfer, failed)
-    finally:
-        context.close()
-        next(urls, None)
