@@ -68,7 +68,8 @@ def test_deploy_records_address_and_on_chain_code_hash(
     assert record.code_hash != load_artifact("DigitalWon").code_hash  # immutables filled in
     assert record.source_hash == load_artifact("DigitalWon").source_hash
     assert record.tx_hash.startswith("0x") and record.block_number > 0
-    assert service.addresses(31337) == {"DigitalWon": address}
+    assert service.addresses(31337) == addresses
+    assert set(addresses) == {"DigitalWon", "MerchantRegistry", "PolicyVoucher"}
     # The operator holds the issuer role, and decimals are 0.
     issuer_role = keccak(text="ISSUER_ROLE")
     has_role = _call(
@@ -109,7 +110,32 @@ def test_wiped_contract_is_redeployed(
     assert record.address == new
     assert record.code_hash == runtime_code_hash(_code(service, new))
     with context.unit_of_work() as session:
-        assert len(DeploymentRepository(session).on_chain(31337)) == 1
+        assert len(DeploymentRepository(session).on_chain(31337)) == 3
+
+
+def test_voucher_points_at_the_token_and_registry(service: DeploymentService) -> None:
+    addresses = service.deploy_all(OPERATOR)
+    voucher = addresses["PolicyVoucher"]
+    token = _call(service, voucher, "token()")[-20:]
+    registry = _call(service, voucher, "registry()")[-20:]
+    treasury = _call(service, voucher, "treasury()")[-20:]
+    assert "0x" + token.hex() == addresses["DigitalWon"].lower()
+    assert "0x" + registry.hex() == addresses["MerchantRegistry"].lower()
+    assert "0x" + treasury.hex() == OPERATOR.address.lower()
+
+
+def test_a_redeployed_token_redeploys_the_voucher(
+    service: DeploymentService, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = service.deploy_all(OPERATOR)
+    _set_code(service, old["DigitalWon"], b"")
+    with caplog.at_level(logging.WARNING, logger="busanchain.deployment.service"):
+        new = service.deploy_all(OPERATOR)
+    assert new["MerchantRegistry"] == old["MerchantRegistry"]
+    assert new["PolicyVoucher"] != old["PolicyVoucher"]
+    assert "DigitalWon, which was just redeployed" in caplog.text
+    token = _call(service, new["PolicyVoucher"], "token()")[-20:]
+    assert "0x" + token.hex() == new["DigitalWon"].lower()
 
 
 def test_replaced_code_is_redeployed(

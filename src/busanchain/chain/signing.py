@@ -7,6 +7,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class Signer:
     def sign_typed_data(self, full_message: dict[str, Any]) -> bytes:
         """Sign EIP-712 typed data; returns the 65-byte signature."""
         signed = self._account.sign_typed_data(full_message=full_message)
+        return bytes(signed.signature)
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """Sign a 32-byte EIP-712 digest computed by the caller; returns r || s || v (v 27/28)."""
+        if len(digest) != 32:
+            raise ValueError("a digest is 32 bytes")
+        signed = self._account.unsafe_sign_hash(Hash32(digest))
         return bytes(signed.signature)
 
     def __repr__(self) -> str:

@@ -17,6 +17,9 @@ TABLE_MODULES = (
     "busanchain.accounts.tables",
     "busanchain.keys.tables",
     "busanchain.explorer.tables",
+    "busanchain.merchants.tables",
+    "busanchain.programs.tables",
+    "busanchain.payments.tables",
 )
 
 

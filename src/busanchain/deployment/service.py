@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,21 +45,39 @@ class ContractPlan:
 
     name: str
     constructor_types: tuple[str, ...]
-    constructor_args: Callable[[str], tuple[Any, ...]]  # operator address -> arguments
+    # (operator address, addresses deployed earlier in the plan) -> arguments
+    constructor_args: Callable[[str, Mapping[str, str]], tuple[Any, ...]]
+    depends_on: tuple[str, ...] = ()  # redeployed whenever one of these is (new addresses)
 
-    def init_code(self, artifact: Artifact, operator: str) -> bytes:
+    def init_code(self, artifact: Artifact, operator: str, earlier: Mapping[str, str]) -> bytes:
         """Creation bytecode followed by the ABI-encoded constructor arguments."""
-        args = encode(list(self.constructor_types), list(self.constructor_args(operator)))
+        args = encode(list(self.constructor_types), list(self.constructor_args(operator, earlier)))
         return artifact.creation_code(args)
 
 
-def _operator_is_admin(operator: str) -> tuple[Any, ...]:
+def _operator_is_admin(operator: str, earlier: Mapping[str, str]) -> tuple[Any, ...]:
     return (operator,)
 
 
+def _voucher_args(operator: str, earlier: Mapping[str, str]) -> tuple[Any, ...]:
+    # The operator is also the treasury that receives expired backing: on this platform the
+    # city's operator account holds the city's DigitalWon (see docs/architecture.md).
+    return (operator, earlier["DigitalWon"], earlier["MerchantRegistry"], operator)
+
+
+# Order matters: a plan may use the addresses of the plans before it.
 # DigitalWon(admin): the operator becomes admin, issuer and pauser.
+# MerchantRegistry(admin): the operator becomes admin and registrar.
+# PolicyVoucher(admin, token, registry, treasury): the operator holds every role.
 DEFAULT_PLANS: tuple[ContractPlan, ...] = (
     ContractPlan("DigitalWon", ("address",), _operator_is_admin),
+    ContractPlan("MerchantRegistry", ("address",), _operator_is_admin),
+    ContractPlan(
+        "PolicyVoucher",
+        ("address", "address", "address", "address"),
+        _voucher_args,
+        depends_on=("DigitalWon", "MerchantRegistry"),
+    ),
 )
 
 
@@ -88,6 +106,7 @@ class DeploymentService:
         self.plans = plans
         self.artifacts = artifacts
         self._cancun_checked = False
+        self._just_deployed = False
 
     def addresses(self, chain_id: int) -> dict[str, str]:
         """Recorded contract addresses on one chain, by contract name.
@@ -118,7 +137,15 @@ class DeploymentService:
         """
         chain_id = self._chain_id()
         with _DEPLOY_LOCK:
-            return {plan.name: self._ensure(plan, signer, chain_id) for plan in self.plans}
+            deployed: dict[str, str] = {}
+            fresh: set[str] = set()
+            for plan in self.plans:
+                stale = sorted(fresh.intersection(plan.depends_on))
+                address = self._ensure(plan, signer, chain_id, deployed, stale)
+                if stale or self._just_deployed:
+                    fresh.add(plan.name)
+                deployed[plan.name] = address
+            return deployed
 
     def _chain_id(self) -> int:
         chain_id = self.outbox.client.chain_id()
@@ -132,7 +159,15 @@ class DeploymentService:
             )
         return chain_id
 
-    def _ensure(self, plan: ContractPlan, signer: Signer, chain_id: int) -> str:
+    def _ensure(
+        self,
+        plan: ContractPlan,
+        signer: Signer,
+        chain_id: int,
+        earlier: Mapping[str, str],
+        stale: list[str],
+    ) -> str:
+        self._just_deployed = False
         artifact = self.artifacts(plan.name)
         with self.context.unit_of_work() as session:
             record = DeploymentRepository(session).get(chain_id, plan.name)
@@ -141,6 +176,8 @@ class DeploymentService:
         if recorded is not None:
             address, code_hash = recorded
             why = self._why_redeploy(plan.name, chain_id, address, code_hash)
+            if why is None and stale:
+                why = f"it points at {', '.join(stale)}, which was just redeployed"
             if why is None:
                 if recorded_source != artifact.source_hash:
                     log.warning(
@@ -154,7 +191,8 @@ class DeploymentService:
                     )
                 return address
             log.warning("redeploying %s on chain %s: %s", plan.name, chain_id, why)
-        deployed = self._deploy(plan, artifact, signer)
+        deployed = self._deploy(plan, artifact, signer, earlier)
+        self._just_deployed = True
         return self._record(plan.name, chain_id, artifact, deployed)
 
     def _code_at(self, address: str, block: str = "latest") -> bytes:
@@ -176,14 +214,16 @@ class DeploymentService:
             require_cancun(self.context.settings.node_rpc_url)
             self._cancun_checked = True
 
-    def _deploy(self, plan: ContractPlan, artifact: Artifact, signer: Signer) -> Deployed:
+    def _deploy(
+        self, plan: ContractPlan, artifact: Artifact, signer: Signer, earlier: Mapping[str, str]
+    ) -> Deployed:
         """Send the deployment through the outbox and verify the code that landed."""
         self._require_cancun()
         outcome = self.outbox.execute(
             signer=signer,
             intent=f"deploy:{plan.name}",
             to=None,
-            data=plan.init_code(artifact, signer.address),
+            data=plan.init_code(artifact, signer.address, earlier),
             reference=f"deploy:{plan.name}:{artifact.source_hash[:16]}",
             timeout_s=DEPLOY_TIMEOUT_S,
         )

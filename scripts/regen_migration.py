@@ -1,0 +1,50 @@
+"""Regenerate the allowance-features migration (fixed revision id) from the current models.
+
+While issue 3's tables are being designed, its schema lives in ONE revision that is rewritten
+from the models: run `.venv/bin/python scripts/regen_migration.py` after changing a
+`tables.py`. It upgrades a scratch SQLite database to the revision before, autogenerates, and
+ruff-formats the result. Once released, revisions are append-only as usual.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine
+
+from busanchain.db.migrate import MIGRATIONS, alembic_config
+
+REVISION = "a11c0a7e0003"
+DOWN = "8c959436b36c"
+MESSAGE = "allowance programs, merchants and payments"
+
+
+def main() -> int:
+    target = MIGRATIONS / "versions"
+    for old in target.glob(f"{REVISION}_*.py"):
+        old.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{Path(tmp) / 'scratch.db'}")
+        config = alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, DOWN)
+            command.revision(config, message=MESSAGE, autogenerate=True, rev_id=REVISION)
+    written = sorted(target.glob(f"{REVISION}_*.py"))
+    subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "ruff", "format", "--quiet", *map(str, written)], check=True
+    )
+    subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "ruff", "check", "--fix", "--quiet", *map(str, written)],
+        check=False,
+    )
+    print(*written)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

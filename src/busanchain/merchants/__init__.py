@@ -1,0 +1,1 @@
+"""Merchants: see tables.py, service.py and routes.py."""

@@ -1,0 +1,1 @@
+"""Payments: see tables.py, service.py and routes.py."""

@@ -1,0 +1,1 @@
+"""Programs: see tables.py, service.py and routes.py."""
