@@ -16,6 +16,7 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from busanchain.cli.bench import bench_app
 from busanchain.config import Settings
 from busanchain.domain.errors import BusanchainError
 
@@ -26,6 +27,7 @@ contracts_app = typer.Typer(help="Contract toolchain (solc-js, OpenZeppelin).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 
@@ -195,20 +197,6 @@ def contracts_build(
     result = build_artifacts(_settings().root, check=check)
     sys.stdout.write(result.stdout)
     raise typer.Exit(code=result.returncode)
-
-
-@app.command()
-def bench(
-    what: str = typer.Argument("outbox", help="Which benchmark: outbox."),
-    count: int = typer.Option(300, min=1, max=100_000, help="Transactions per measured path."),
-) -> None:
-    """Run a benchmark on a private node and print one JSON object."""
-    from busanchain.platform.bench import bench_outbox
-
-    if what != "outbox":
-        console.print(f"unknown benchmark {what!r}; available: outbox")
-        raise typer.Exit(code=2)
-    sys.stdout.write(json.dumps(bench_outbox(_settings().root, count), indent=2) + "\n")
 
 
 def main() -> None:

@@ -1,0 +1,109 @@
+"""`busanchain bench ...`: benchmarks on private nodes, each printing one JSON object.
+
+Progress goes to stderr (rich progress bars); stdout carries only the JSON result, so
+`busanchain bench payments --seconds 20 --json > result.json` works.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from busanchain.config import Settings
+
+bench_app = typer.Typer(help="Benchmarks on a private node; one JSON object on stdout.")
+console = Console(stderr=True)
+
+ProgressFn = Callable[[str, int, int], None]
+"""progress(stage, done, total): called by long benchmarks."""
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressFn]:
+    """A rich progress display with one bar per stage."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bars:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield report
+
+
+def _emit(result: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+
+
+JsonFlag = typer.Option(True, "--json/--no-json", help="Print the result as JSON (default).")
+
+
+@bench_app.command("outbox")
+def bench_outbox_command(
+    count: int = typer.Option(300, min=1, max=100_000, help="Transactions per measured path."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Outbox overhead: durable transactions vs. plain signed sends."""
+    from busanchain.platform.bench import bench_outbox
+
+    _emit(bench_outbox(Settings.from_env().root, count))
+
+
+@bench_app.command("disburse")
+def bench_disburse_command(
+    recipients: int = typer.Option(100_000, min=1, max=5_000_000, help="Recipients in the CSV."),
+    baseline_recipients: int = typer.Option(
+        20_000, min=1_000, max=1_000_000, help="Recipients measured for the batch baseline."
+    ),
+    as_json: bool = JsonFlag,
+) -> None:
+    """CSV to every recipient able to spend (Merkle round) vs. 500-per-tx batch grants."""
+    from busanchain.programs.bench import run_disburse_bench
+
+    with _progress() as report:
+        result = run_disburse_bench(
+            Settings.from_env(), recipients, baseline_recipients, progress=report
+        )
+    _emit(result)
+
+
+@bench_app.command("payments")
+def bench_payments_command(
+    seconds: float = typer.Option(20.0, min=1.0, max=3_600.0, help="Measured seconds."),
+    citizens: int = typer.Option(200, min=1, max=100_000, help="Simulated citizens."),
+    concurrency: int = typer.Option(64, min=1, max=1_024, help="Concurrent HTTP clients."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Payments through the public HTTP API, to on-chain confirmation, vs. one tx each."""
+    from busanchain.payments.bench import run_payments_bench
+
+    with _progress() as report:
+        result = run_payments_bench(seconds, citizens, concurrency, progress=report)
+    _emit(result)
+
+
+@bench_app.command("expiry")
+def bench_expiry_command(
+    holders: str = typer.Option("10,1000,100000", help="Comma-separated holder counts."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Gas of withdrawing an expired program's backing, for different numbers of holders."""
+    from busanchain.reports.bench import expiry_gas
+
+    counts = [int(part) for part in holders.split(",") if part.strip()]
+    _emit(expiry_gas(counts))
