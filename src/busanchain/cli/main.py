@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from busanchain.cli.bench import bench_app
+from busanchain.cli.merchants import app as merchants_app
 from busanchain.config import Settings
 from busanchain.domain.errors import BusanchainError
 
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(bench_app, name="bench")
+app.add_typer(merchants_app, name="merchants")
 console = Console(stderr=True)
 
 
@@ -59,10 +61,16 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
         runtime = PlatformRuntime(_settings())
         info = runtime.start()
         demo_users: list[str] = []
+        demo_lines: list[str] = []
         if demo:
-            from busanchain.platform.demo import DEMO_PASSWORD, load_demo_data
+            from busanchain.platform.demo import (
+                DEMO_PASSWORD,
+                load_allowance_demo,
+                load_demo_data,
+            )
 
             demo_users = load_demo_data(runtime)
+            demo_lines = load_allowance_demo(runtime)
     except BusanchainError as exc:
         _fail(exc)
         return
@@ -77,6 +85,8 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
         out.print(f"  {name}: {address}")
     if demo_users:
         out.print(f"  데모 계정 / demo users: {', '.join(demo_users)} (password {DEMO_PASSWORD})")
+    for line in demo_lines:
+        out.print(f"  {line}")
     out.print("  종료 / stop: Ctrl+C, or `.venv/bin/busanchain down`")
     server = uvicorn.Server(
         uvicorn.Config(

@@ -61,7 +61,9 @@ class SettlementRecord(Base):
     redemption_ref: Mapped[str] = mapped_column(String(66), unique=True)  # bytes32 on chain
     bank_reference: Mapped[str | None] = mapped_column(String(64), default=None)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending/burned/paid/failed
-    entry_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # redeemFrom
+    permit_entry_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # EIP-2612
+    revert_reason: Mapped[str | None] = mapped_column(String(300), default=None)
     business_day: Mapped[date] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -65,6 +65,19 @@ def load_demo_data(runtime: PlatformRuntime) -> list[str]:
     return [d.username for d in DEMO_USERS]
 
 
+def load_allowance_demo(runtime: PlatformRuntime) -> list[str]:
+    """Demo shops, allowance programs with residents and grants (idempotent); lines to print.
+
+    Runs after `load_demo_data`, whose users it reuses (merchant1 owns a shop, citizen1 and
+    citizen2 are enrolled residents, "official" approves and disburses).
+    """
+    from busanchain.merchants.demo import load_demo_merchants
+
+    ids = {d.username: _existing_user_id(runtime, d.username) for d in DEMO_USERS}
+    lines = load_demo_merchants(runtime.context, ids)
+    return lines
+
+
 def _existing_user_id(runtime: PlatformRuntime, username: str) -> int:
     with runtime.context.unit_of_work() as session:
         record = accounts_repository.user_by_login(session, username)
