@@ -20,6 +20,7 @@ TABLE_MODULES = (
     "busanchain.merchants.tables",
     "busanchain.programs.tables",
     "busanchain.payments.tables",
+    "busanchain.reports.tables",
 )
 
 

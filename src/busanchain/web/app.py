@@ -20,7 +20,16 @@ from busanchain.platform.context import PlatformContext
 
 # Feature packages with a `routes` module exposing `register(app, context)`.
 # Order matters for middleware: later registrations wrap earlier ones.
-FEATURES = ("system", "token", "explorer", "accounts", "merchants", "programs", "payments")
+FEATURES = (
+    "system",
+    "token",
+    "explorer",
+    "accounts",
+    "merchants",
+    "programs",
+    "payments",
+    "reports",
+)
 
 SRC = Path(__file__).resolve().parent.parent
 APIDOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
