@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from busanchain.cli.bench import bench_app
 from busanchain.cli.merchants import app as merchants_app
+from busanchain.cli.programs import app as programs_app
 from busanchain.cli.reports import app as reports_app
 from busanchain.config import Settings
 from busanchain.domain.errors import BusanchainError
@@ -32,6 +33,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(bench_app, name="bench")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(reports_app, name="reports")
+app.add_typer(programs_app, name="programs")
 console = Console(stderr=True)
 
 

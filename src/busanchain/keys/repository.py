@@ -5,9 +5,17 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from busanchain.db.base import Base
+from busanchain.db.schema import load_all_tables
 from busanchain.keys.tables import CustodialKey, SealedColumns, SealedField
 
-SEALED_MODELS: tuple[type[CustodialKey] | type[SealedField], ...] = (CustodialKey, SealedField)
+
+def sealed_models() -> list[type[SealedColumns]]:
+    """Every mapped table with sealed columns (custodial keys, fields, and feature tables
+    such as residents), so that a KEK rotation re-encrypts all of them."""
+    load_all_tables()
+    models = [m.class_ for m in Base.registry.mappers if issubclass(m.class_, SealedColumns)]
+    return sorted(models, key=lambda model: model.__name__)
 
 
 def custodial_key_for_user(session: Session, user_id: int) -> CustodialKey | None:
@@ -35,13 +43,13 @@ def delete_sealed_field(session: Session, user_id: int, field: str) -> None:
 
 
 def rows_not_under_kek(
-    session: Session, model: type[CustodialKey] | type[SealedField], kek_id: str, limit: int
+    session: Session, model: type[SealedColumns], kek_id: str, limit: int
 ) -> list[SealedColumns]:
     """Up to `limit` rows of `model` still wrapped by another KEK, locked for update."""
     query = (
         select(model)
         .where(model.kek_id != kek_id)
-        .order_by(model.id)
+        .order_by(model.id)  # type: ignore[attr-defined]
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

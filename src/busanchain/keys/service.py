@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from busanchain.chain.signing import Signer, signer_from_key
 from busanchain.domain.errors import NotFound
 from busanchain.keys import repository
-from busanchain.keys.envelope import Envelope, associated_data, open_envelope, seal
+from busanchain.keys.envelope import Envelope, open_envelope, seal
 from busanchain.keys.kek import KekProvider, KeyUnavailable, load_kek
 from busanchain.keys.tables import CustodialKey, SealedColumns, SealedField
 from busanchain.platform.context import PlatformContext
@@ -33,19 +33,15 @@ def _address_of(secret: bytes) -> str:
 
 
 def _key_aad(row: CustodialKey) -> bytes:
-    return associated_data("custodial-key", row.version, row.user_id, row.address)
+    return row.sealed_aad()
 
 
 def _field_aad(row: SealedField) -> bytes:
-    return associated_data("field", row.version, row.user_id, row.field)
+    return row.sealed_aad()
 
 
 def _aad(row: SealedColumns) -> bytes:
-    if isinstance(row, CustodialKey):
-        return _key_aad(row)
-    if isinstance(row, SealedField):
-        return _field_aad(row)
-    raise TypeError(f"not a sealed row: {type(row).__name__}")
+    return row.sealed_aad()
 
 
 def _envelope(row: SealedColumns) -> Envelope:
@@ -134,6 +130,10 @@ class KeyService:
         finally:
             del secret
 
+    def open_row(self, row: SealedColumns) -> bytes:
+        """Open any sealed row (current or retired KEK); the caller drops the plaintext."""
+        return open_envelope(self._keyring(), _envelope(row), _aad(row))
+
     # -- sealed fields --------------------------------------------------------------------
 
     def put_field(self, session: Session, user_id: int, field: str, value: str | None) -> None:
@@ -174,7 +174,7 @@ class KeyService:
         """
         keyring = [new_kek, *self._keyring()]
         total = 0
-        for model in repository.SEALED_MODELS:
+        for model in repository.sealed_models():
             while True:
                 done = self._rotate_batch(model, keyring, new_kek, batch_size)
                 total += done
@@ -187,7 +187,7 @@ class KeyService:
 
     def _rotate_batch(
         self,
-        model: type[CustodialKey] | type[SealedField],
+        model: type[SealedColumns],
         keyring: list[KekProvider],
         new_kek: KekProvider,
         batch_size: int,

@@ -12,6 +12,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from busanchain.db.base import Base, utcnow
+from busanchain.keys.envelope import associated_data
 
 
 class SealedColumns:
@@ -23,6 +24,10 @@ class SealedColumns:
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def sealed_aad(self) -> bytes:
+        """The associated data that binds this ciphertext to its row (swaps fail to open)."""
+        raise NotImplementedError
 
 
 class CustodialKey(SealedColumns, Base):
@@ -37,6 +42,10 @@ class CustodialKey(SealedColumns, Base):
     address: Mapped[str] = mapped_column(String(42), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    def sealed_aad(self) -> bytes:
+        """Bound to the owner and the address."""
+        return associated_data("custodial-key", self.version, self.user_id, self.address)
+
 
 class SealedField(SealedColumns, Base):
     """One encrypted per-user value: a personal data field or a TOTP secret."""
@@ -47,3 +56,7 @@ class SealedField(SealedColumns, Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     field: Mapped[str] = mapped_column(String(40))
+
+    def sealed_aad(self) -> bytes:
+        """Bound to the owner and the field name."""
+        return associated_data("field", self.version, self.user_id, self.field)

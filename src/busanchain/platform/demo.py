@@ -72,9 +72,11 @@ def load_allowance_demo(runtime: PlatformRuntime) -> list[str]:
     citizen2 are enrolled residents, "official" approves and disburses).
     """
     from busanchain.merchants.demo import load_demo_merchants
+    from busanchain.programs.demo import load_demo_programs
 
     ids = {d.username: _existing_user_id(runtime, d.username) for d in DEMO_USERS}
     lines = load_demo_merchants(runtime.context, ids)
+    lines += load_demo_programs(runtime.context, ids)
     return lines
 
 

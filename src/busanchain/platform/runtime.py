@@ -138,6 +138,10 @@ class PlatformRuntime:
         from busanchain.explorer.runner import run_indexer
 
         self._spawn("indexer", run_indexer, self.context, self._stop)
+        from busanchain.payments.relayer import run_relayer
+
+        self._spawn("payments-relayer", run_relayer, self.context, self._stop)
+        self._spawn("programs-recovery", _recover_programs, self.context)
 
     def _spawn(self, name: str, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
@@ -185,6 +189,23 @@ class PlatformRuntime:
             self.node.stop(snapshot=True)
         runtime_file(self.settings).unlink(missing_ok=True)
         self.context.close()
+
+
+def _recover_programs(context: PlatformContext) -> None:
+    """After a restart: finish program publications and disbursement rounds a crash cut off.
+
+    Both are idempotent (they check the chain and the outbox first), so running them on
+    every start is safe; failures are logged and retried on the next start or CLI run.
+    """
+    from busanchain.programs.disburse import Disburser
+    from busanchain.programs.service import ProgramService
+
+    try:
+        finished = ProgramService(context).finish_all()
+        resumed = Disburser(context).resume()
+        log.info("recovery: %s program(s) finished, %s round(s) resumed", finished, len(resumed))
+    except Exception:  # a background thread must log, not die silently
+        log.exception("recovery of programs and rounds failed; run `busanchain programs resume`")
 
 
 def runtime_file(settings: Settings) -> Path:

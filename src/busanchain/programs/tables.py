@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from busanchain.db.base import Base, utcnow
+from busanchain.keys.envelope import associated_data
 from busanchain.keys.tables import SealedColumns
 
 
@@ -63,6 +64,10 @@ class ResidentRecord(SealedColumns, Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
     wallet_address: Mapped[str | None] = mapped_column(String(42), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def sealed_aad(self) -> bytes:
+        """Bound to the resident hash, so a swapped ciphertext fails to open."""
+        return associated_data("resident", self.version, self.resident_hash)
 
 
 class ImportRecord(Base):
