@@ -91,9 +91,12 @@ def bench_payments_command(
 ) -> None:
     """Payments through the public HTTP API, to on-chain confirmation, vs. one tx each."""
     from busanchain.payments.bench import run_payments_bench
+    from busanchain.web.app import create_app
 
     with _progress() as report:
-        result = run_payments_bench(seconds, citizens, concurrency, progress=report)
+        result = run_payments_bench(
+            seconds, citizens, concurrency, progress=report, app_factory=create_app
+        )
     _emit(result)
 
 
