@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from busanchain.accounts import repository as accounts_repository
 from busanchain.accounts.service import account_service_for
-from busanchain.domain.errors import Conflict
+from busanchain.domain.errors import BusanchainError, Conflict
 from busanchain.domain.roles import Role
 from busanchain.keys.service import key_service_for
 from busanchain.outbox.service import raise_for_outcome
@@ -77,7 +77,55 @@ def load_allowance_demo(runtime: PlatformRuntime) -> list[str]:
     ids = {d.username: _existing_user_id(runtime, d.username) for d in DEMO_USERS}
     lines = load_demo_merchants(runtime.context, ids)
     lines += load_demo_programs(runtime.context, ids)
+    lines += _demo_voucher_payments(runtime)
     return lines
+
+
+# (payer, merchant owner, program id, amount): youth allowance (program 1) is claimed on first
+# use; family allowance (program 2) was granted directly. Shops differ in category and
+# district so that the officials' dashboard has something to chart.
+DEMO_VOUCHER_PAYMENTS = (
+    ("citizen1", "merchant1", 2, 12_000),
+    ("citizen1", "merchant2", 1, 8_000),
+    ("citizen2", "merchant4", 1, 15_000),
+    ("citizen2", "merchant5", 2, 6_500),
+    ("citizen1", "merchant6", 2, 4_200),
+)
+DEMO_REFUND = 2_000  # merchant1 refunds part of citizen1's first payment
+
+
+def _demo_voucher_payments(runtime: PlatformRuntime) -> list[str]:
+    """A few voucher payments and one refund (idempotent: fixed Idempotency-Keys)."""
+    from busanchain.merchants.service import merchant_service_for
+    from busanchain.payments.refunds import RefundService
+    from busanchain.payments.service import PaymentService, PayRequest
+
+    payments = PaymentService(runtime.context)
+    merchants = merchant_service_for(runtime.context)
+    done: list[int] = []
+    for n, (payer, owner, program_id, amount) in enumerate(DEMO_VOUCHER_PAYMENTS, start=1):
+        shop = merchants.by_owner(_existing_user_id(runtime, owner))
+        if shop is None:
+            continue
+        request = PayRequest(program_id, shop.code, amount, order_id=f"demo-{n}")
+        try:
+            status, answer = payments.pay(
+                _existing_user_id(runtime, payer), request, f"demo-voucher-pay-{n}", wait_s=15
+            )
+        except BusanchainError as exc:  # a demo must never stop the platform from starting
+            log.warning("demo payment %s skipped: %s", n, exc.message_en)
+            continue
+        if status == 200:
+            done.append(int(answer["payment"]["id"]))
+    if done:
+        merchant1 = _existing_user_id(runtime, "merchant1")
+        try:
+            RefundService(runtime.context).refund(
+                merchant1, done[0], DEMO_REFUND, "demo-voucher-refund-1", wait_s=15
+            )
+        except BusanchainError as exc:
+            log.warning("demo refund skipped: %s", exc.message_en)
+    return [f"  정책수당 결제 / voucher payments: {len(done)} confirmed, 1 refund"]
 
 
 def _existing_user_id(runtime: PlatformRuntime, username: str) -> int:
