@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from busanchain.domain.errors import BusanchainError
 from busanchain.http.i18n import pick, request_lang
@@ -48,6 +48,8 @@ def error_response(
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     if _wants_json(request) or not hasattr(request.app.state, "templates"):
         return JSONResponse(body, status_code=status)
+    if status == 401 and request.method == "GET":
+        return RedirectResponse("/login", status_code=303)  # a page: send the person to log in
     templates = request.app.state.templates
     return templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "error.html", {"status": status, "message": message}, status_code=status
