@@ -21,6 +21,7 @@ from busanchain.chain.node import AnvilConfig, AnvilSupervisor, find_anvil_binar
 from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY, Settings
 from busanchain.db.schema import create_schema
 from busanchain.platform.context import PlatformContext
+from tests.personal_data_scan import scan_chain
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PG_URL_ENV = "BUSANCHAIN_TEST_DATABASE_URL"
@@ -56,10 +57,18 @@ def start_anvil(tmp: Path, binary: Path, block_time: float | None = None) -> Anv
 def anvil(
     tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path
 ) -> Iterator[AnvilSupervisor]:
-    """One automining anvil node shared by a test session (or xdist worker)."""
+    """One automining anvil node shared by a test session (or xdist worker).
+
+    At the end of the session every transaction and log on it is scanned for personal data
+    (names, phone numbers, resident numbers): a hit fails the session.
+    """
     node = start_anvil(tmp_path_factory.mktemp("anvil"), anvil_binary)
-    yield node
-    node.stop(snapshot=False)
+    try:
+        yield node
+        scanned, hits = scan_chain(node.config.rpc_url)
+        assert not hits, f"personal data on chain ({scanned} txs scanned): {hits[:10]}"
+    finally:
+        node.stop(snapshot=False)
 
 
 def _pg_schema_url(base_url: str) -> Iterator[str]:

@@ -58,11 +58,17 @@ class OutboxRepository:
         return list(rows)
 
     def open_entries(self, chain_id: int) -> Sequence[OutboxEntry]:
-        """Entries not yet mined, in nonce order per sender."""
+        """Entries not yet mined, in creation order.
+
+        Creation order keeps each sender's nonces in order (ids and nonces are assigned
+        together under the sender's lock) and also the order between senders: a merchant's
+        refund is replayed after the relayer's payment it refunds (ordering by sender would
+        replay it first, and it would revert).
+        """
         return self.session.scalars(
             select(OutboxEntry)
             .where(OutboxEntry.chain_id == chain_id, OutboxEntry.state.in_(OutboxState.OPEN))
-            .order_by(OutboxEntry.sender, OutboxEntry.nonce)
+            .order_by(OutboxEntry.id)
         ).all()
 
     def unfinalized_mined(self, chain_id: int, finalized_block: int) -> Sequence[OutboxEntry]:
@@ -74,7 +80,7 @@ class OutboxRepository:
                 OutboxEntry.state.in_(OutboxState.MINED),
                 OutboxEntry.block_number > finalized_block,
             )
-            .order_by(OutboxEntry.sender, OutboxEntry.nonce)
+            .order_by(OutboxEntry.id)
         ).all()
 
     def cursor(self, chain_id: int, sender: str) -> NonceCursor | None:
