@@ -278,6 +278,7 @@ def run_disburse_bench(
             "custodial_keys_per_s": round(key_rate, 1),
         },
         "verification": verified,
+        "machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
         "node": "anvil, automine, --gas-limit 1000000000, base fee 0",
         "database": f"sqlite (WAL, synchronous=FULL, cache {SQLITE_CACHE_KB // 1024} MB)",
     }

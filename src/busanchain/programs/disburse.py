@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from busanchain.db.base import utcnow
@@ -32,17 +33,12 @@ from busanchain.outbox.tables import OutboxState
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
 from busanchain.programs import repository
-from busanchain.programs.fasttree import fast_grants_tree
+from busanchain.programs.fasttree import background_tree
 from busanchain.programs.tables import GrantRecord, RoundRecord
 from busanchain.vouchers.contracts import VoucherChain
 from busanchain.vouchers.merkle import MerkleTree
 
 log = logging.getLogger(__name__)
-
-
-def _table(model: type[Any]) -> Table:
-    """The Core table of a model (Core bulk inserts skip the ORM's per-row work)."""
-    return cast(Table, model.__table__)
 
 
 CHUNK = 200  # recipients per grantBatch: about 10 Mgas, under the 16.7 Mgas per-tx cap
@@ -244,15 +240,18 @@ class Disburser:
         )
         session.add(record)
         session.flush()
-        report("grants", 0, len(pending))
-        self._insert_grants(session, record, pending, report)
-        report("mark enrollments", 0, len(pending))
-        repository.assign_round(session, program_id, max(e for e, *_ in pending), record.id)
         grants = [(address, amount) for _e, _r, amount, address in pending]
-        if mode == "merkle":
-            self._enqueue_root(session, record, grants, report)
-        else:
-            self._enqueue_chunks(session, record, grants, report)
+        building = background_tree(grants, record.round_id) if mode == "merkle" else None
+        with building or nullcontext(None) as tree:
+            report("grants", 0, len(pending))
+            self._insert_grants(session, record, pending, report)
+            report("mark enrollments", 0, len(pending))
+            repository.assign_round(session, program_id, max(e for e, *_ in pending), record.id)
+            if tree is not None:
+                report("merkle tree", 0, len(grants))
+                self._enqueue_root(session, record, tree(), report)
+            else:
+                self._enqueue_chunks(session, record, grants, report)
         return record
 
     def _check_unallocated(self, program_id: int, total: int) -> None:
@@ -272,31 +271,23 @@ class Disburser:
         report: Progress,
     ) -> None:
         rows = [
-            {
-                "round_pk": record.id,
-                "program_id": record.program_id,
-                "address": address,
-                "amount": amount,
-                "leaf_index": index,
-                "resident_id": resident_id,
-                "state": "open",
-            }
+            (record.id, record.program_id, address, amount, index, resident_id, "open")
             for index, (_e, resident_id, amount, address) in enumerate(pending)
         ]
+        # In address order the two address indexes fill page after page instead of at
+        # random (about half the insert time at a million rows); leaf_index keeps the order.
+        rows.sort(key=itemgetter(2))
+        columns = ("round_pk", "program_id", "address", "amount", "leaf_index", "resident_id")
         for start in range(0, len(rows), INSERT_CHUNK):
-            session.execute(insert(_table(GrantRecord)), rows[start : start + INSERT_CHUNK])
+            repository.bulk_insert(
+                session, "grants", (*columns, "state"), rows[start : start + INSERT_CHUNK]
+            )
             report("grants", min(start + INSERT_CHUNK, len(rows)), len(rows))
 
     def _enqueue_root(
-        self,
-        session: Session,
-        record: RoundRecord,
-        grants: list[tuple[str, int]],
-        report: Progress,
+        self, session: Session, record: RoundRecord, tree: MerkleTree, report: Progress
     ) -> None:
-        report("merkle tree", 0, len(grants))
-        tree = fast_grants_tree(grants, record.round_id)
-        report("merkle tree", len(grants), len(grants))
+        report("merkle tree", tree.size, tree.size)
         report("sign root", 0, 1)
         record.root = "0x" + tree.root.hex()
         record.tree = tree.to_bytes()

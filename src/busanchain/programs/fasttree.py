@@ -4,11 +4,15 @@
 (about 7 us per keccak). Here one keccak state is reset and reused through pycryptodome's
 raw C functions (about 2 us per hash), which makes a 1,000,000-leaf tree about 3x faster.
 The result is a `vouchers.merkle.MerkleTree`, identical to `grants_tree` (tests compare).
+`background_tree` builds it in a forked process while the caller stores the grants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import multiprocessing as mp
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from Crypto.Hash.keccak import _raw_keccak_lib as _lib  # type: ignore[attr-defined]
 from Crypto.Util._raw_api import (  # type: ignore[attr-defined]
@@ -72,3 +76,38 @@ def fast_grants_tree(grants: Sequence[tuple[str, int]], round_id: int) -> Merkle
         destroy()
     assert all(len(lv) % HASH_BYTES == 0 for lv in levels)
     return MerkleTree(tuple(levels))
+
+
+BACKGROUND_MIN = 20_000  # leaves; smaller trees are built in this process, when asked for
+WAIT_S = 600.0  # a lost worker must not hang the round forever
+_FORK_LOCK = threading.Lock()
+_PENDING: tuple[Sequence[tuple[str, int]], int] | None = None
+
+
+def _build_pending() -> MerkleTree:
+    assert _PENDING is not None, "set before the worker forks"
+    return fast_grants_tree(*_PENDING)
+
+
+@contextmanager
+def background_tree(
+    grants: Sequence[tuple[str, int]], round_id: int
+) -> Iterator[Callable[[], MerkleTree]]:
+    """Start building the tree of a round; the yielded function waits for it.
+
+    Large trees are built in a forked worker (it inherits `grants`, computes, and sends the
+    levels back), so the caller's database work runs meanwhile on the other core.
+    """
+    global _PENDING
+    if len(grants) < BACKGROUND_MIN or "fork" not in mp.get_all_start_methods():
+        yield lambda: fast_grants_tree(grants, round_id)
+        return
+    with _FORK_LOCK:  # two rounds at once must not fork with each other's grants
+        _PENDING = (grants, round_id)
+        try:
+            pool = mp.get_context("fork").Pool(1)  # the worker is forked here
+        finally:
+            _PENDING = None
+    with pool:
+        pending = pool.apply_async(_build_pending)
+        yield lambda: pending.get(timeout=WAIT_S)

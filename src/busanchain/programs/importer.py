@@ -25,15 +25,18 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import multiprocessing as mp
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any, overload
+from unicodedata import is_normalized
 
 from Crypto.Hash import keccak as _keccak
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from busanchain.accounts import repository as accounts_repository
@@ -45,10 +48,9 @@ from busanchain.keys.service import key_service_for
 from busanchain.platform.context import PlatformContext
 from busanchain.programs import repository
 from busanchain.programs.fasttree import keccak_hasher
-from busanchain.programs.residents import ResidentCrypto, resident_crypto
+from busanchain.programs.residents import SEAL_VERSION, ResidentCrypto, resident_crypto
 from busanchain.programs.rules import district_code
 from busanchain.programs.tables import (
-    EnrollmentRecord,
     ImportRecord,
     ProgramRecord,
     ResidentRecord,
@@ -57,12 +59,8 @@ from busanchain.programs.tables import (
 log = logging.getLogger(__name__)
 
 
-def _table(model: type[Any]) -> Table:
-    """The Core table of a model (Core bulk inserts skip the ORM's per-row work)."""
-    return cast(Table, model.__table__)
-
-
 KST = timezone(timedelta(hours=9))
+MAX_NAME = 60
 MAX_STORED_ERRORS = 1000
 MAX_REPORTED_ERRORS = 200
 INSERT_CHUNK = 5000
@@ -88,6 +86,7 @@ ALIASES = {
 }
 _RRN_RE = re.compile(r"^(\d{6})-?(\d{7})$")
 _PHONE_RE = re.compile(r"^(01[016789])(\d{3,4})(\d{4})$")
+_PHONE_SEPARATORS = re.compile(r"[\s-]")
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _CENTURY = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}
 
@@ -202,13 +201,49 @@ def _xlsx_rows(content: bytes) -> Iterator[list[str]]:
     book.close()
 
 
-def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]]]:
+class CsvLines(Sequence[list[str]]):
+    """Data rows of a CSV text with no quotes: a row is one line, split when it is read.
+
+    Splitting is then left to whoever reads a row (the checking workers), and gives the
+    same cells as `csv.reader`, which only differs from `str.split` on quoted fields.
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, index: int) -> list[str]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> CsvLines: ...
+
+    def __getitem__(self, index: int | slice) -> list[str] | CsvLines:
+        if isinstance(index, slice):
+            return CsvLines(self.lines[index])
+        return [c.strip() for c in self.lines[index].split(",")]
+
+
+def _csv_rows(text: str) -> Sequence[list[str]]:
+    """Non-empty rows of a CSV text (lazily split when it has no quotes and plain newlines)."""
+    if '"' not in text:
+        plain = text.replace("\r\n", "\n")
+        if "\r" not in plain:
+            # A row is empty when all its cells strip to nothing.
+            return CsvLines([line for line in plain.split("\n") if line.replace(",", "").strip()])
+    rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    return [r for r in rows if any(c for c in r)]
+
+
+def read_table(filename: str, content: bytes) -> tuple[list[str], Sequence[list[str]]]:
     """Header (canonical column names) and data rows of a CSV or XLSX file."""
+    rows: Sequence[list[str]]
     if filename.lower().endswith((".xlsx", ".xlsm")) or content[:2] == b"PK":
-        rows = list(_xlsx_rows(content))
+        rows = [r for r in _xlsx_rows(content) if any(c for c in r)]
     else:
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(_decode(content)))]
-    rows = [r for r in rows if any(c for c in r)]
+        rows = _csv_rows(_decode(content))
     if not rows:
         raise ValidationFailed("The file is empty.", "파일이 비어 있습니다.")
     header = [ALIASES.get(h.strip(), h.strip().lower()) for h in rows[0]]
@@ -243,18 +278,40 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-class RowChecker:
-    """Checks rows of one file against one program."""
+@dataclass(frozen=True)
+class Rules:
+    """What a row is checked against: one program's eligibility rules, as plain values."""
 
-    def __init__(self, program: ProgramRecord, crypto: ResidentCrypto, header: list[str]) -> None:
-        self.program = program
+    min_age: int | None
+    max_age: int | None
+    allowed_districts: frozenset[int]
+    per_person_amount: int
+    start_day: date
+    today: date
+
+    @classmethod
+    def of(cls, program: ProgramRecord) -> Rules:
+        """The rules of a program (its start day and today in Korea)."""
+        start = program.starts_at
+        return cls(
+            program.min_age,
+            program.max_age,
+            frozenset(program.allowed_districts or []),
+            program.per_person_amount,
+            (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(KST).date(),
+            datetime.now(KST).date(),
+        )
+
+
+class RowChecker:
+    """Checks rows of one file against one program's rules."""
+
+    def __init__(self, rules: Rules, crypto: ResidentCrypto, header: list[str]) -> None:
+        self.rules = rules
         self.crypto = crypto
         self.index = {name: header.index(name) for name in COLUMNS if name in header}
-        start = program.starts_at
-        self.start_day = (
-            (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(KST).date()
-        )
-        self.today = datetime.now(KST).date()
+        self.start_day = rules.start_day
+        self.today = rules.today
         self.errors: list[RowError] = []
         self.keccak256, self.close = keccak_hasher()
 
@@ -303,8 +360,13 @@ class RowChecker:
             return None, None
 
     def _name(self, row: int, values: Sequence[str]) -> str:
+        text = self._get(values, "name")
+        # Fast path, same outcome as clean_text: printable text has no character of the
+        # categories Cc, Cf, Cs, Co or Cn (nor Zs other than the ASCII space).
+        if 0 < len(text) <= MAX_NAME and text.isprintable() and is_normalized("NFC", text):
+            return text
         try:
-            name = clean_text(self._get(values, "name"), 60)
+            name = clean_text(text, MAX_NAME)
         except ValidationFailed as exc:
             self._error(row, "name", exc.message_en, exc.message_ko)
             return ""
@@ -313,7 +375,7 @@ class RowChecker:
         return name
 
     def _phone(self, row: int, values: Sequence[str]) -> str:
-        digits = re.sub(r"[\s-]", "", self._get(values, "phone"))
+        digits = _PHONE_SEPARATORS.sub("", self._get(values, "phone"))
         match = _PHONE_RE.match(digits)
         if not match:
             self._error(
@@ -358,7 +420,7 @@ class RowChecker:
         return birth
 
     def _age(self, row: int, birth: date) -> None:
-        low, high = self.program.min_age, self.program.max_age
+        low, high = self.rules.min_age, self.rules.max_age
         age = age_on(birth, self.start_day)
         if (low is not None and age < low) or (high is not None and age > high):
             span = f"{low if low is not None else 0}-{high if high is not None else ''}"
@@ -375,7 +437,7 @@ class RowChecker:
         except ValidationFailed as exc:
             self._error(row, "district", exc.message_en, exc.message_ko)
             return 0
-        allowed = self.program.allowed_districts or []
+        allowed = self.rules.allowed_districts
         if allowed and code not in allowed:
             self._error(
                 row,
@@ -387,7 +449,7 @@ class RowChecker:
 
     def _amount(self, row: int, values: Sequence[str]) -> int:
         text = self._get(values, "amount").replace(",", "")
-        limit = self.program.per_person_amount
+        limit = self.rules.per_person_amount
         if not text:
             return limit
         amount = int(text) if text.isdigit() else 0
@@ -439,6 +501,285 @@ def checksum_address(body: str, keccak256: Callable[[bytes], bytes] | None = Non
     return "0x" + (int.from_bytes(raw, "big") ^ flip).to_bytes(40, "big").decode("ascii")
 
 
+# -- checking in parallel ---------------------------------------------------------------------
+
+PARALLEL_MIN = 20_000  # rows; smaller files are checked in this process
+CHECK_CHUNK = 25_000  # rows per worker task (one data key per chunk)
+WORKERS = 2
+CHUNK_WAIT_S = 300.0
+LOOKUP_CHUNK = 2000  # resident hashes per existence query
+
+# (row, resident_hash, birth_date ISO, district, amount, wallet, wrapped_dek, nonce, ciphertext)
+Staged = tuple[int, str, str, int, int, str | None, bytes, bytes, bytes]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One file to check; the worker processes inherit it when they are forked."""
+
+    rules: Rules
+    crypto: ResidentCrypto
+    header: list[str]
+    rows: Sequence[list[str]]
+
+
+_JOB: _Job | None = None
+_FORK_LOCK = threading.Lock()
+
+
+def _check_slice(job: _Job, start: int, end: int) -> tuple[list[RowError], list[Staged]]:
+    """Check rows [start, end) of the file; hash and seal the valid ones.
+
+    A chunk with a bad row is not sealed (nothing of the file will be stored anyway), but
+    its valid rows still come back for the cross checks (duplicates and so on).
+    """
+    checker = RowChecker(job.rules, job.crypto, job.header)
+    try:
+        valid = [
+            r
+            for r in (checker.check(n + 2, job.rows[n]) for n in range(start, end))
+            if r is not None
+        ]
+    finally:
+        checker.close()
+    if checker.errors:  # the file will not be stored: cross-check the rest, seal nothing
+        unsealed = (b"", b"", b"")
+        return checker.errors, [_staged(r, unsealed) for r in valid]
+    sealer = job.crypto.sealer()
+    return [], [_staged(r, sealer.seal(r.resident_hash, r.name, r.phone)) for r in valid]
+
+
+def _staged(r: ResidentRow, sealed: tuple[bytes, bytes, bytes]) -> Staged:
+    return (
+        r.row,
+        r.resident_hash,
+        r.birth_date.isoformat(),
+        r.district,
+        r.amount,
+        r.wallet,
+        *sealed,
+    )
+
+
+def _check_range(bounds: tuple[int, int]) -> tuple[list[RowError], list[Staged]]:
+    """Worker entry point: check one chunk of the inherited job."""
+    assert _JOB is not None, "the job is set before the pool forks"
+    return _check_slice(_JOB, *bounds)
+
+
+def checked_chunks(job: _Job) -> Iterator[tuple[list[RowError], list[Staged]]]:
+    """(errors, staged rows) per chunk of the file, in file order.
+
+    Large files are checked by `WORKERS` forked processes while the caller stores the
+    previous chunks; the workers only compute (no database, no chain, no logging).
+    """
+    global _JOB
+    count = len(job.rows)
+    bounds = [(s, min(s + CHECK_CHUNK, count)) for s in range(0, count, CHECK_CHUNK)]
+    if count < PARALLEL_MIN or WORKERS < 1 or "fork" not in mp.get_all_start_methods():
+        for start, end in bounds:
+            yield _check_slice(job, start, end)
+        return
+    with _FORK_LOCK:  # two imports at once must not fork with each other's job
+        _JOB = job
+        try:
+            pool = mp.get_context("fork").Pool(WORKERS)  # the workers are forked here
+        finally:
+            _JOB = None
+    with pool:
+        results = pool.imap(_check_range, bounds)
+        for _bounds in bounds:  # a lost worker must not hang the import forever
+            yield results.next(timeout=CHUNK_WAIT_S)
+
+
+_RESIDENT_COLUMNS = (
+    "resident_hash",
+    "birth_date",
+    "district",
+    "wallet_address",
+    "kek_id",
+    "wrapped_dek",
+    "nonce",
+    "ciphertext",
+    "version",
+)
+_ENROLLMENT_COLUMNS = ("program_id", "resident_id", "import_id", "amount")
+
+
+class _Stager:
+    """Cross-checks chunks as they come and stores them in the caller's transaction.
+
+    Storing stops at the first error (the caller then rolls the transaction back), so a
+    file is stored whole or not at all.
+    """
+
+    def __init__(
+        self, session: Session, program: ProgramRecord, import_id: int, kek_id: str
+    ) -> None:
+        self.session = session
+        self.kek_id = kek_id
+        self.program = program
+        self.import_id = import_id
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.errors: list[RowError] = []
+        self.seen: dict[str, int] = {}
+        self.wallets: dict[str, int] = {}
+        self.old: dict[str, tuple[int, str | None]] = {}  # hash -> (id, wallet) before import
+        self.enrolled: set[int] | None = None
+        self.taken_wallets = repository.enrolled_wallets(session, program.id)
+        self.total = repository.enrolled_total(session, program.id)
+        self.amount = 0
+        self.rows = 0
+        # SQLite: BEGIN IMMEDIATE holds the write lock, so explicit ids are safe.
+        self.before = int(session.scalar(select(func.max(ResidentRecord.id))) or 0)
+        self.next_id = self.before + 1
+        self.ids: dict[str, int] = {}  # resident ids of the file's rows (once known)
+        self.deferred: list[tuple[str, int]] = []  # (hash, amount) enrolled at the end
+        self.updates: list[tuple[int, int, str | None]] = []  # old residents: id, district, wallet
+        self.no_wallet: list[str] = []
+        self.new_residents = 0
+
+    def add(self, errors: list[RowError], staged: list[Staged]) -> None:
+        """Cross-check a chunk; store it if the file is clean so far."""
+        self.errors.extend(errors)
+        self._lookup_old([s[1] for s in staged if s[1] not in self.seen])
+        chunk_errors = len(self.errors)
+        for s in staged:
+            self._cross_check(s)
+        if len(self.errors) == chunk_errors and not self.errors:
+            self._store(staged)
+
+    def _lookup_old(self, hashes: list[str]) -> None:
+        if not hashes or self.before == 0:
+            return
+        table = ResidentRecord
+        for start in range(0, len(hashes), LOOKUP_CHUNK):
+            found = self.session.execute(
+                select(table.resident_hash, table.id, table.wallet_address).where(
+                    table.resident_hash.in_(hashes[start : start + LOOKUP_CHUNK]),
+                    table.id <= self.before,
+                )
+            )
+            self.old.update({h: (i, w) for h, i, w in found})
+
+    def _cross_check(self, s: Staged) -> None:
+        row, resident_hash, _birth, _district, amount, wallet = s[:6]
+        self.amount += amount
+        self.rows += 1
+        first = self.seen.setdefault(resident_hash, row)
+        if first != row:
+            self.errors.append(_dup(row, "resident_id", first))
+        old = self.old.get(resident_hash)
+        if old is not None:
+            if self.enrolled is None:
+                self.enrolled = repository.enrolled_resident_ids(self.session, self.program.id)
+            if old[0] in self.enrolled:
+                self.errors.append(
+                    RowError(
+                        row,
+                        "resident_id",
+                        "이 주민은 이미 이 정책의 대상자로 등록되어 있습니다.",
+                        "This resident is already enrolled in the program.",
+                    )
+                )
+            if wallet and old[1] not in (None, wallet):
+                self.errors.append(
+                    RowError(
+                        row,
+                        "wallet",
+                        "이 주민에게는 다른 지갑이 이미 연결되어 있습니다.",
+                        "A different wallet is already linked to this resident.",
+                    )
+                )
+        if wallet:
+            first_w = self.wallets.setdefault(wallet, row)
+            if first_w != row:
+                self.errors.append(_dup(row, "wallet", first_w))
+            elif wallet in self.taken_wallets and (old is None or old[1] != wallet):
+                self.errors.append(
+                    RowError(
+                        row,
+                        "wallet",
+                        "이 지갑은 이 정책의 다른 대상자가 쓰고 있습니다.",
+                        "This wallet already belongs to another resident in the program.",
+                    )
+                )
+
+    def _store(self, staged: list[Staged]) -> None:
+        kek_id, sqlite = self.kek_id, self.sqlite
+        new: list[tuple[Any, ...]] = []
+        for _row, h, birth, district, _amount, wallet, wrapped, nonce, sealed in staged:
+            if not wallet:
+                self.no_wallet.append(h)
+            old = self.old.get(h)
+            if old is not None:
+                self.ids[h] = old[0]
+                self.updates.append((old[0], district, wallet))
+                continue
+            born: str | date = birth if sqlite else date.fromisoformat(birth)
+            new.append((h, born, district, wallet, kek_id, wrapped, nonce, sealed, SEAL_VERSION))
+        columns: tuple[str, ...] = _RESIDENT_COLUMNS
+        if sqlite:  # ids known up front (in file order): enrollments go in now, in file order
+            ids = range(self.next_id, self.next_id + len(new))
+            self.next_id += len(new)
+            self.ids.update(zip((n[0] for n in new), ids, strict=True))
+            new = [(i, *n) for i, n in zip(ids, new, strict=True)]
+            columns = ("id", *columns)
+        stamped = ("created_at", "updated_at")
+        repository.bulk_insert(self.session, "residents", columns, new, stamped)
+        self.new_residents += len(new)
+        pid, iid = self.program.id, self.import_id
+        if sqlite:
+            enroll = [(pid, self.ids[s[1]], iid, s[4]) for s in staged]
+            repository.bulk_insert(self.session, "enrollments", _ENROLLMENT_COLUMNS, enroll)
+        else:
+            self.deferred.extend((s[1], s[4]) for s in staged)
+
+    def budget_errors(self) -> list[RowError]:
+        """The budget check over the whole file."""
+        total = self.total + self.amount
+        if total <= self.program.budget:
+            return []
+        return [
+            RowError(
+                0,
+                "amount",
+                f"대상자 금액 합계 {total:,}원이 예산 {self.program.budget:,}원을 넘습니다.",
+                f"The amounts total {total} won, above the budget of {self.program.budget} won.",
+            )
+        ]
+
+    def finish(self) -> None:
+        """Enrollments whose resident ids were unknown, and updates of known residents."""
+        if self.deferred:
+            found = self.session.execute(
+                select(ResidentRecord.id, ResidentRecord.resident_hash).where(
+                    ResidentRecord.id > self.before
+                )
+            )
+            self.ids.update({h: i for i, h in found if h in self.seen and h not in self.old})
+            rows = [
+                (self.program.id, self.ids[h], self.import_id, amount)
+                for h, amount in self.deferred
+            ]
+            repository.bulk_insert(self.session, "enrollments", _ENROLLMENT_COLUMNS, rows)
+        for resident_id, district, wallet in self.updates:
+            old = self.session.get(ResidentRecord, resident_id)
+            assert old is not None
+            old.district = district
+            if wallet and old.wallet_address is None:
+                old.wallet_address = wallet
+        self.session.flush()
+
+
+class _Discard(Exception):
+    """Rolls the unit of work back when the file has errors."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__("import discarded")
+        self.errors = errors
+
+
 class ResidentImporter:
     """Imports resident files into programs."""
 
@@ -456,6 +797,10 @@ class ResidentImporter:
     ) -> ImportResult:
         """Check and import a file; all rows or none.
 
+        Rows are checked in chunks (in worker processes for large files) and stored in one
+        transaction as they come; the first bad row stops the storing, and the transaction
+        is rolled back once every row has been checked for the report.
+
         Raises:
             ImportRejected: some rows are bad (details: import_id, error_count, errors).
             ValidationFailed: the file cannot be read or lacks columns.
@@ -464,31 +809,46 @@ class ResidentImporter:
         report = progress or (lambda _stage, _done, _total: None)
         report("read file", 0, 1)
         header, raw_rows = read_table(filename, content)
-        report("check rows", 0, len(raw_rows))
-        with self.context.unit_of_work() as session:
-            program = self._program(session, program_id)
-            checker = RowChecker(program, self.crypto, header)
-            rows: list[ResidentRow] = []
-            try:
-                for number, values in enumerate(raw_rows, start=2):
-                    row = checker.check(number, values)
-                    if row is not None:
-                        rows.append(row)
-                    if number % 10_000 == 0:
-                        report("check rows", number - 1, len(raw_rows))
-            finally:
-                checker.close()
-            report("check rows", len(raw_rows), len(raw_rows))
-            report("cross checks", 0, 1)
-            errors = checker.errors + self._cross_checks(session, program, rows)
-            if not errors:
-                result = self._store(session, program, filename, rows, official_user_id, report)
-                log.info(
-                    "import %s into program %s: %d rows", result.import_id, program_id, len(rows)
+        report("check and store rows", 0, len(raw_rows))
+        try:
+            with self.context.unit_of_work() as session:
+                program = self._program(session, program_id)
+                record = ImportRecord(
+                    program_id=program.id,
+                    filename=filename[:200],
+                    rows=len(raw_rows),
+                    state="accepted",
+                    errors=[],
+                    created_by=official_user_id,
                 )
-                return result
-        self._reject(program_id, filename, len(raw_rows), errors, official_user_id)
-        raise AssertionError("unreachable")  # pragma: no cover
+                session.add(record)
+                session.flush()
+                stager = _Stager(session, program, record.id, self.crypto.kek.key_id)
+                job = _Job(Rules.of(program), self.crypto, header, raw_rows)
+                done = 0
+                for errors, staged in checked_chunks(job):
+                    stager.add(errors, staged)
+                    done = min(done + CHECK_CHUNK, len(raw_rows))
+                    report("check and store rows", done, len(raw_rows))
+                errors = sorted(stager.errors + stager.budget_errors(), key=lambda e: e.row)
+                if errors:
+                    raise _Discard(errors)
+                report("finish import", 0, 1)
+                stager.finish()
+                accounts = self._create_accounts(session, [stager.ids[h] for h in stager.no_wallet])
+                result = ImportResult(
+                    import_id=record.id,
+                    state="accepted",
+                    rows=stager.rows,
+                    total_amount=stager.amount,
+                    new_residents=stager.new_residents,
+                    new_accounts=accounts,
+                )
+                report("commit import", 0, 1)
+        except _Discard as discarded:
+            self._reject(program_id, filename, len(raw_rows), discarded.errors, official_user_id)
+        log.info("import %s into program %s: %d rows", result.import_id, program_id, result.rows)
+        return result
 
     def _program(self, session: Session, program_id: int) -> ProgramRecord:
         program = repository.program(session, program_id, lock=True)
@@ -500,63 +860,6 @@ class ResidentImporter:
                 "체인 등록에 실패한 정책에는 대상자를 추가할 수 없습니다.",
             )
         return program
-
-    def _cross_checks(
-        self, session: Session, program: ProgramRecord, rows: list[ResidentRow]
-    ) -> list[RowError]:
-        errors: list[RowError] = []
-        seen: dict[str, int] = {}
-        wallets: dict[str, int] = {}
-        existing = repository.residents_by_hash(session, [r.resident_hash for r in rows])
-        enrolled = repository.enrolled_resident_ids(session, program.id) if existing else set()
-        taken_wallets = repository.enrolled_wallets(session, program.id)
-        for r in rows:
-            first = seen.setdefault(r.resident_hash, r.row)
-            if first != r.row:
-                errors.append(_dup(r.row, "resident_id", first))
-            old = existing.get(r.resident_hash)
-            if old is not None and old.id in enrolled:
-                errors.append(
-                    RowError(
-                        r.row,
-                        "resident_id",
-                        "이 주민은 이미 이 정책의 대상자로 등록되어 있습니다.",
-                        "This resident is already enrolled in the program.",
-                    )
-                )
-            if old is not None and r.wallet and old.wallet_address not in (None, r.wallet):
-                errors.append(
-                    RowError(
-                        r.row,
-                        "wallet",
-                        "이 주민에게는 다른 지갑이 이미 연결되어 있습니다.",
-                        "A different wallet is already linked to this resident.",
-                    )
-                )
-            if r.wallet:
-                first_w = wallets.setdefault(r.wallet, r.row)
-                if first_w != r.row:
-                    errors.append(_dup(r.row, "wallet", first_w))
-                elif r.wallet in taken_wallets and (old is None or old.wallet_address != r.wallet):
-                    errors.append(
-                        RowError(
-                            r.row,
-                            "wallet",
-                            "이 지갑은 이 정책의 다른 대상자가 쓰고 있습니다.",
-                            "This wallet already belongs to another resident in the program.",
-                        )
-                    )
-        total = sum(r.amount for r in rows) + repository.enrolled_total(session, program.id)
-        if total > program.budget:
-            errors.append(
-                RowError(
-                    0,
-                    "amount",
-                    f"대상자 금액 합계 {total:,}원이 예산 {program.budget:,}원을 넘습니다.",
-                    f"The amounts total {total} won, above the budget of {program.budget} won.",
-                )
-            )
-        return errors
 
     def _reject(
         self,
@@ -586,101 +889,6 @@ class ResidentImporter:
             error_count=len(errors),
             errors=stored[:MAX_REPORTED_ERRORS],
         )
-
-    def _store(
-        self,
-        session: Session,
-        program: ProgramRecord,
-        filename: str,
-        rows: list[ResidentRow],
-        official_user_id: int | None,
-        report: Progress,
-    ) -> ImportResult:
-        record = ImportRecord(
-            program_id=program.id,
-            filename=filename[:200],
-            rows=len(rows),
-            state="accepted",
-            errors=[],
-            created_by=official_user_id,
-        )
-        session.add(record)
-        session.flush()
-        report("store residents", 0, len(rows))
-        existing = repository.residents_by_hash(session, [r.resident_hash for r in rows])
-        ids = {h: res.id for h, res in existing.items()}
-        for r in rows:
-            old = existing.get(r.resident_hash)
-            if old is not None:
-                old.district = r.district
-                if r.wallet and old.wallet_address is None:
-                    old.wallet_address = r.wallet
-        new_rows = [r for r in rows if r.resident_hash not in existing]
-        ids.update(self._insert_residents(session, new_rows, report))
-        accounts = self._create_accounts(
-            session, [ids[r.resident_hash] for r in rows if not r.wallet]
-        )
-        enrollments = [
-            {
-                "program_id": program.id,
-                "resident_id": ids[r.resident_hash],
-                "import_id": record.id,
-                "amount": r.amount,
-            }
-            for r in rows
-        ]
-        for start in range(0, len(enrollments), INSERT_CHUNK):
-            session.execute(
-                insert(_table(EnrollmentRecord)), enrollments[start : start + INSERT_CHUNK]
-            )
-            report("store enrollments", min(start + INSERT_CHUNK, len(rows)), len(rows))
-        report("commit import", 0, 1)
-        return ImportResult(
-            import_id=record.id,
-            state="accepted",
-            rows=len(rows),
-            total_amount=sum(r.amount for r in rows),
-            new_residents=len(new_rows),
-            new_accounts=accounts,
-        )
-
-    def _insert_residents(
-        self, session: Session, rows: list[ResidentRow], report: Progress
-    ) -> dict[str, int]:
-        """Bulk insert (executemany), then read the new ids back by hash."""
-        if not rows:
-            return {}
-        # The database stamps the times: binding two datetimes per row doubles the insert time.
-        stamped = insert(_table(ResidentRecord)).values(
-            created_at=func.current_timestamp(), updated_at=func.current_timestamp()
-        )
-        before = int(session.scalar(select(func.max(ResidentRecord.id))) or 0)
-        for start in range(0, len(rows), INSERT_CHUNK):
-            batch = []
-            for r in rows[start : start + INSERT_CHUNK]:
-                env = self.crypto.seal_personal(r.resident_hash, r.name, r.phone)
-                batch.append(
-                    {
-                        "resident_hash": r.resident_hash,
-                        "birth_date": r.birth_date,
-                        "district": r.district,
-                        "wallet_address": r.wallet,
-                        "kek_id": env.kek_id,
-                        "wrapped_dek": env.wrapped_dek,
-                        "nonce": env.nonce,
-                        "ciphertext": env.ciphertext,
-                        "version": 1,
-                    }
-                )
-            session.execute(stamped, batch)
-            report("store residents", min(start + INSERT_CHUNK, len(rows)), len(rows))
-        wanted = {r.resident_hash for r in rows}
-        found = session.execute(
-            select(ResidentRecord.id, ResidentRecord.resident_hash).where(
-                ResidentRecord.id > before
-            )
-        )
-        return {h: i for i, h in found if h in wanted}
 
     def _create_accounts(self, session: Session, resident_ids: list[int]) -> int:
         """A citizen account with a custodial key for each resident with no wallet yet."""

@@ -8,7 +8,10 @@ leaked database cannot be brute-forced over the small space of valid numbers:
 independent of the KEK, so a KEK rotation does not change any hash.
 
 Name and phone are sealed together as one JSON document per resident (envelope encryption
-under the platform KEK, the AAD binding the resident hash).
+under the platform KEK, the AAD binding the resident hash). A bulk import seals with a
+`PersonalSealer`: one data key per batch, each row with its own nonce and its own copy of
+the data key wrapped by the KEK under the row's AAD, so every row opens (and is re-sealed by
+a KEK rotation) exactly like a row sealed alone.
 """
 
 from __future__ import annotations
@@ -16,10 +19,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from busanchain.config import Settings
-from busanchain.keys.envelope import Envelope, associated_data, open_envelope, seal
+from busanchain.keys.envelope import (
+    DEK_BYTES,
+    NONCE_BYTES,
+    Envelope,
+    associated_data,
+    open_envelope,
+    seal,
+)
 from busanchain.keys.kek import KekProvider, _parse_hex_key, ensure_kek_file, load_kek
 from busanchain.keys.service import key_service_for
 from busanchain.platform.context import PlatformContext
@@ -53,8 +67,11 @@ class ResidentCrypto:
 
     def seal_personal(self, resident_hash: str, name: str, phone: str) -> Envelope:
         """Seal {"name", "phone"} for one resident."""
-        plain = json.dumps({"name": name, "phone": phone}, ensure_ascii=False).encode("utf-8")
-        return seal(self.kek, plain, _aad(resident_hash))
+        return seal(self.kek, personal_plaintext(name, phone), _aad(resident_hash))
+
+    def sealer(self) -> PersonalSealer:
+        """A batch sealer with a fresh data key (one per import chunk)."""
+        return PersonalSealer(self.kek)
 
     def open_personal(self, row: ResidentRecord) -> dict[str, str]:
         """Open a resident's sealed name and phone (current KEK only; see open_resident)."""
@@ -72,6 +89,36 @@ def open_resident(context: PlatformContext, row: ResidentRecord) -> dict[str, st
 
 def _aad(resident_hash: str) -> bytes:
     return associated_data("resident", SEAL_VERSION, resident_hash)
+
+
+def personal_plaintext(name: str, phone: str) -> bytes:
+    """The sealed document, byte for byte `json.dumps({"name", "phone"}, ensure_ascii=False)`."""
+    return f'{{"name": {encode_basestring(name)}, "phone": {encode_basestring(phone)}}}'.encode()
+
+
+class PersonalSealer:
+    """Seals many residents with one data key (DEK) per batch; see the module docstring.
+
+    AES-GCM with random 96-bit nonces stays safe far beyond a million messages per key.
+    """
+
+    def __init__(self, kek: KekProvider) -> None:
+        self.kek = kek
+        self.kek_id = kek.key_id
+        dek = AESGCM.generate_key(bit_length=DEK_BYTES * 8)
+        self._dek = dek
+        self._aead = AESGCM(dek)
+        self._prefix = f'["busanchain","resident",{SEAL_VERSION},"'
+
+    def seal(self, resident_hash: str, name: str, phone: str) -> tuple[bytes, bytes, bytes]:
+        """(wrapped DEK, nonce, ciphertext) of one resident; the KEK id is `kek_id`.
+
+        `resident_hash` is 64 hex digits, so the AAD equals `_aad(resident_hash)`.
+        """
+        aad = (self._prefix + resident_hash + '"]').encode()
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, personal_plaintext(name, phone), aad)
+        return self.kek.wrap(self._dek, aad), nonce, sealed
 
 
 def resident_crypto(context: PlatformContext) -> ResidentCrypto:

@@ -60,9 +60,9 @@ class ResidentRecord(SealedColumns, Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     resident_hash: Mapped[str] = mapped_column(String(64), unique=True)
     birth_date: Mapped[date] = mapped_column(Date)
-    district: Mapped[int] = mapped_column(Integer, index=True)
+    district: Mapped[int] = mapped_column(Integer)  # no index: nothing looks residents up by it
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
-    wallet_address: Mapped[str | None] = mapped_column(String(42), default=None, index=True)
+    wallet_address: Mapped[str | None] = mapped_column(String(42), default=None)  # no index
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def sealed_aad(self) -> bytes:
@@ -89,10 +89,11 @@ class EnrollmentRecord(Base):
     """A resident eligible for a program, and the amount due to them."""
 
     __tablename__ = "enrollments"
+    # The unique (program_id, resident_id) index also serves lookups by program.
     __table_args__ = (UniqueConstraint("program_id", "resident_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("resident_imports.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -126,10 +127,11 @@ class GrantRecord(Base):
     """One recipient's grant in a round; `leaf_index` locates its Merkle proof in the tree."""
 
     __tablename__ = "grants"
+    # The unique (round_pk, address) index also serves lookups by round.
     __table_args__ = (UniqueConstraint("round_pk", "address"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    round_pk: Mapped[int] = mapped_column(ForeignKey("disbursement_rounds.id"), index=True)
+    round_pk: Mapped[int] = mapped_column(ForeignKey("disbursement_rounds.id"))
     program_id: Mapped[int] = mapped_column(Integer, index=True)
     address: Mapped[str] = mapped_column(String(42), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)

@@ -2,7 +2,7 @@
 
 Revision ID: a11c0a7e0003
 Revises: 8c959436b36c
-Create Date: 2026-11-27 07:46:09.549497
+Create Date: 2026-11-27 07:59:20.485927
 """
 
 from collections.abc import Sequence
@@ -168,12 +168,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("resident_hash", name=op.f("uq_residents_resident_hash")),
     )
     with op.batch_alter_table("residents", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_residents_district"), ["district"], unique=False)
         batch_op.create_index(batch_op.f("ix_residents_kek_id"), ["kek_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_residents_user_id"), ["user_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_residents_wallet_address"), ["wallet_address"], unique=False
-        )
 
     op.create_table(
         "enrollments",
@@ -200,7 +196,6 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_enrollments_program_id"), ["program_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_enrollments_resident_id"), ["resident_id"], unique=False
         )
@@ -228,7 +223,6 @@ def upgrade() -> None:
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_grants_address"), ["address"], unique=False)
         batch_op.create_index(batch_op.f("ix_grants_program_id"), ["program_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_grants_round_pk"), ["round_pk"], unique=False)
 
     op.create_table(
         "merchant_settlements",
@@ -353,7 +347,6 @@ def downgrade() -> None:
 
     op.drop_table("merchant_settlements")
     with op.batch_alter_table("grants", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_grants_round_pk"))
         batch_op.drop_index(batch_op.f("ix_grants_program_id"))
         batch_op.drop_index(batch_op.f("ix_grants_address"))
 
@@ -361,14 +354,11 @@ def downgrade() -> None:
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_enrollments_round_pk"))
         batch_op.drop_index(batch_op.f("ix_enrollments_resident_id"))
-        batch_op.drop_index(batch_op.f("ix_enrollments_program_id"))
 
     op.drop_table("enrollments")
     with op.batch_alter_table("residents", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_residents_wallet_address"))
         batch_op.drop_index(batch_op.f("ix_residents_user_id"))
         batch_op.drop_index(batch_op.f("ix_residents_kek_id"))
-        batch_op.drop_index(batch_op.f("ix_residents_district"))
 
     op.drop_table("residents")
     with op.batch_alter_table("resident_imports", schema=None) as batch_op:
