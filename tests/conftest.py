@@ -140,3 +140,8 @@ def context(settings: Settings) -> Iterator[PlatformContext]:
     create_schema(ctx.engine)
     yield ctx
     ctx.close()
+
+
+# Browser fixtures, registered once for the whole suite (imported last: support.py uses the
+# helpers above).
+from tests.web.support import browser, live_server, open_context, screenshot_dir  # noqa: E402, F401

@@ -17,7 +17,6 @@ from busanchain.platform.context import PlatformContext
 from busanchain.programs.tables import ProgramRecord
 from tests.accounts.conftest import make_user
 from tests.token.conftest import Actor, actor, platform  # noqa: F401 (fixture)
-from tests.web.conftest import browser, live_server, open_context, screenshot_dir  # noqa: F401
 
 __all__ = ["Actor", "actor"]
 

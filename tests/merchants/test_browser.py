@@ -16,7 +16,7 @@ from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
 from tests.accounts.conftest import PASSWORD, code_at, enable_totp, login, make_user
 from tests.merchants.conftest import bizno
-from tests.web.conftest import PHONE, PageVisit, Viewport, visit
+from tests.web.support import PHONE, PageVisit, Viewport, visit
 from tests.web.test_pages import assert_fits_width
 
 

@@ -26,7 +26,6 @@ from busanchain.platform.operator import operator_signer
 from busanchain.programs.tables import ProgramRecord
 from busanchain.vouchers.contracts import VoucherChain
 from tests.token.conftest import Actor, actor
-from tests.web.conftest import browser, open_context  # noqa: F401 (fixtures)
 
 GROCERY, BAR = 5411, 5813
 HAEUNDAE, JUNG = 26350, 26110

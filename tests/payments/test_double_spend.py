@@ -14,7 +14,7 @@ from busanchain.payments.tables import PaymentRecord
 from busanchain.web.app import create_app
 from tests.accounts.conftest import PASSWORD
 from tests.payments.conftest import World
-from tests.web.conftest import serve
+from tests.web.support import serve
 
 BALANCE = 50_000
 ATTEMPTS = 100

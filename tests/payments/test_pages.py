@@ -12,7 +12,7 @@ from busanchain.payments.relayer import run_relayer
 from busanchain.web.app import create_app
 from tests.accounts.conftest import PASSWORD
 from tests.payments.conftest import World, pay
-from tests.web.conftest import PHONE, Viewport, serve, visit
+from tests.web.support import PHONE, Viewport, serve, visit
 
 
 def test_pages_render_in_both_languages(world: World) -> None:

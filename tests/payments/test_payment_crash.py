@@ -46,7 +46,7 @@ from tests.accounts.conftest import PASSWORD
 from tests.conftest import REPO_ROOT, start_anvil
 from tests.crash.helpers import CRASH_SEEDS, crash_settings, platform_env, wait_until
 from tests.payments.conftest import World
-from tests.web.conftest import serve
+from tests.web.support import serve
 
 pytestmark = pytest.mark.crash
 CITIZENS = 4

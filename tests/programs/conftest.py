@@ -26,7 +26,6 @@ from busanchain.programs.tables import (
     ImportRecord,
     ResidentRecord,
 )
-from tests.web.conftest import browser, live_server, open_context  # noqa: F401 (fixtures)
 
 HEADER = ["resident_id", "name", "phone", "birth_date", "district", "amount", "wallet"]
 

@@ -15,7 +15,7 @@ from busanchain.accounts.service import account_service_for
 from busanchain.domain.roles import Role
 from busanchain.platform.context import PlatformContext
 from tests.programs.conftest import csv_bytes, resident_rows
-from tests.web.conftest import PHONE, VIEWPORTS, Viewport, visit
+from tests.web.support import PHONE, VIEWPORTS, Viewport, visit
 from tests.web.test_pages import assert_fits_width, assert_language
 
 pytestmark = pytest.mark.browser

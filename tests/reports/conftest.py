@@ -26,12 +26,6 @@ from busanchain.vouchers.contracts import VoucherChain
 from busanchain.vouchers.merkle import grants_tree
 from tests.accounts.conftest import make_user
 from tests.conftest import module_context, start_anvil
-from tests.web.conftest import (  # noqa: F401 (browser fixtures for test_browser.py)
-    browser,
-    live_server,
-    open_context,
-    screenshot_dir,
-)
 
 GROCERY, RESTAURANT, BAKERY = 5411, 5812, 5462
 HAEUNDAE, JUNG_GU = 26350, 26110

@@ -17,7 +17,7 @@ from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
 from tests.accounts.conftest import login, make_user
 from tests.reports.conftest import GROCERY, JUNG_GU, RESTAURANT, Rows, create_chain_program, deploy
-from tests.web.conftest import PHONE, Viewport, visit
+from tests.web.support import PHONE, Viewport, visit
 from tests.web.test_pages import assert_fits_width, assert_language
 
 pytestmark = pytest.mark.browser

@@ -16,7 +16,7 @@ from busanchain.outbox.tables import OutboxEntry
 from busanchain.platform.context import PlatformContext
 from busanchain.web.app import create_app
 from tests.token.conftest import Actor, actor
-from tests.web.conftest import serve
+from tests.web.support import serve
 
 
 def _key() -> str:

@@ -37,7 +37,7 @@ from busanchain.web.app import create_app
 from tests.accounts.conftest import PASSWORD, code_at, enable_totp, login, make_user
 from tests.merchants.conftest import bizno
 from tests.programs.conftest import csv_bytes, resident_rows
-from tests.web.conftest import PHONE, PageVisit, Viewport, serve, visit
+from tests.web.support import PHONE, PageVisit, Viewport, serve, visit
 from tests.web.test_pages import assert_fits_width, assert_language
 
 pytestmark = pytest.mark.browser

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.web.conftest import HANGUL, PHONE, VIEWPORTS, ExplorerWorld, PageVisit, Viewport, visit
+from tests.web.support import HANGUL, PHONE, VIEWPORTS, ExplorerWorld, PageVisit, Viewport, visit
 
 pytestmark = pytest.mark.browser
 
