@@ -27,6 +27,7 @@ from busanchain.domain.errors import ChainError, TransactionReverted
 from busanchain.outbox.nonces import key_lock
 from busanchain.outbox.service import OutboxService, crash_point
 from busanchain.outbox.tables import OutboxState
+from busanchain.payments.reads import read_session
 from busanchain.payments.repository import PaymentRepository
 from busanchain.payments.tables import PaymentRecord, PaymentState
 from busanchain.platform.context import PlatformContext
@@ -140,30 +141,41 @@ class Relayer:
         _ = self.chain.voucher, self.chain.token
 
     def _in_flight(self) -> list[int]:
-        with self.context.unit_of_work() as session:
+        with read_session(self.context) as session:
             return PaymentRepository(session).in_flight_entries()
 
     # -- submitting --------------------------------------------------------------------------
 
     def submit(self, report: RelayReport) -> int | None:
-        """Send the oldest pending payments as one payBatch; returns its outbox entry id."""
+        """Send the oldest pending payments as one payBatch; returns its outbox entry id.
+
+        The batch is encoded and its gas estimated from a read snapshot, outside the write
+        transaction (which every request's commit waits for); the write transaction then
+        only checks the rows are still pending, enqueues the entry and marks them.
+        """
         voucher = self.chain.voucher
         chain_id = self.outbox.client.chain_id()
+        with read_session(self.context) as session:
+            snapshot = list(PaymentRepository(session).pending(self.batch_max))
+            ids = [r.id for r in snapshot]
+            payments = [_payment_tuple(r) for r in snapshot]
+        if not ids:
+            return None
+        data = self.chain.calldata(voucher, "payBatch", [payments])
+        estimate = self._estimate(data)
         with key_lock(chain_id, self.signer.address), self.context.unit_of_work() as session:
             repo = PaymentRepository(session)
-            rows = list(repo.pending(self.batch_max))
-            if not rows:
-                return None
+            rows = list(repo.pending_of(ids))
+            if len(rows) != len(ids):
+                return None  # another relayer took some of them: build the batch again
             claim_ids = self._enqueue_claims(session, rows, report)
-            payments = [_payment_tuple(r) for r in rows]
-            data = self.chain.calldata(voucher, "payBatch", [payments])
             entry = self.outbox.enqueue(
                 session,
                 signer=self.signer,
                 intent="payments.batch",
                 to=voucher.address,
                 data=data,
-                gas=self._batch_gas(data, len(rows), bool(claim_ids)),
+                gas=_batch_gas(estimate, len(rows), bool(claim_ids)),
                 reference=f"payments:{rows[0].id}-{rows[-1].id}",
             )
             for row in rows:
@@ -177,15 +189,12 @@ class Relayer:
         self.outbox.broadcast(entry_id)
         return entry_id
 
-    def _batch_gas(self, data: bytes, count: int, with_claims: bool) -> int:
-        """The node's estimate with a margin; payments that wait for a claim in the same
-        block fail cheaply in the estimate, so claims add the full price of a payment each."""
-        worst = GAS_BASE + GAS_PER_PAYMENT * count
+    def _estimate(self, data: bytes) -> int | None:
+        """The node's gas estimate of a batch, or None when it would revert as a whole."""
         try:
-            gas = self.outbox.estimate(self.signer, self.chain.voucher.address, data)
+            return self.outbox.estimate(self.signer, self.chain.voucher.address, data)
         except TransactionReverted:
-            return worst
-        return min(worst, gas + GAS_PER_PAYMENT * count) if with_claims else gas
+            return None
 
     def _enqueue_claims(
         self, session: Session, rows: Sequence[PaymentRecord], report: RelayReport
@@ -311,6 +320,15 @@ class Relayer:
                     grant = session.get(_grant_table(), grant_id)
                     if grant is not None:
                         grant.state, grant.claim_entry_id = "open", None
+
+
+def _batch_gas(estimate: int | None, count: int, with_claims: bool) -> int:
+    """The node's estimate with a margin; payments that wait for a claim in the same block
+    fail cheaply in the estimate, so claims add the full price of a payment each."""
+    worst = GAS_BASE + GAS_PER_PAYMENT * count
+    if estimate is None:
+        return worst
+    return min(worst, estimate + GAS_PER_PAYMENT * count) if with_claims else estimate
 
 
 def _grant_table() -> type[Any]:

@@ -54,6 +54,14 @@ class PaymentRepository:
             .limit(limit)
         ).all()
 
+    def pending_of(self, ids: Sequence[int]) -> Sequence[PaymentRecord]:
+        """Those of the given payments that are still pending, by id."""
+        return self.session.scalars(
+            select(PaymentRecord)
+            .where(PaymentRecord.id.in_(ids), PaymentRecord.state == PaymentState.PENDING)
+            .order_by(PaymentRecord.id)
+        ).all()
+
     def in_flight_entries(self) -> list[int]:
         """Outbox entries of batches whose payments are not settled yet."""
         rows = self.session.scalars(

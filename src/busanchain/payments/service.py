@@ -10,26 +10,37 @@ Idempotency-Key, signed by the payer's custodial key; the relayer (relayer.py) p
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 from eth_account import Account
 from eth_utils import keccak
 from sqlalchemy.orm import Session
 
 from busanchain.accounts.service import User
+from busanchain.chain.signing import Signer
 from busanchain.domain.addresses import parse_address
 from busanchain.domain.busan import categories, districts
-from busanchain.domain.errors import Conflict, NotFound, ValidationFailed
+from busanchain.domain.errors import ChainError, Conflict, NotFound, ValidationFailed
 from busanchain.domain.roles import Role
 from busanchain.idempotency.repository import IdempotencyRepository
-from busanchain.idempotency.service import IdempotencyService, parse_key, request_fingerprint
+from busanchain.idempotency.service import (
+    IdempotencyService,
+    StoredResponse,
+    parse_key,
+    request_fingerprint,
+)
+from busanchain.keys import repository as keys_repository
 from busanchain.keys.service import key_service_for
 from busanchain.merchants.tables import MerchantRecord
 from busanchain.outbox.service import OutboxService, crash_point
 from busanchain.payments import relayer
+from busanchain.payments.commits import GroupCommitter
+from busanchain.payments.reads import read_session
 from busanchain.payments.repository import PaymentRepository
 from busanchain.payments.tables import PaymentRecord, PaymentState, RefundRecord
 from busanchain.platform.context import PlatformContext
@@ -42,6 +53,9 @@ DEADLINE_S = 600  # a signed payment may execute for 10 minutes of chain time
 MAX_AMOUNT = 10**15
 READ_ALL_ROLES = frozenset({Role.OFFICIAL, Role.AUDITOR, Role.ADMIN})
 KST = timedelta(hours=9)
+CHAIN_TIME_TTL_S = 0.2  # the deadline of a new payment may use a chain time this old
+WALLET_TTL_S = 300.0  # a user's custodial address and signer are reused this long
+WALLET_CACHE_MAX = 20_000
 
 VIEW_SELECTORS = {
     name: keccak(text=signature)[:4].hex()
@@ -55,6 +69,8 @@ VIEW_SELECTORS = {
 
 _PAYER_LOCKS: dict[str, threading.Lock] = {}
 _PAYER_LOCKS_GUARD = threading.Lock()
+_CLOCKS: dict[str, tuple[float, int]] = {}
+_CLOCKS_GUARD = threading.Lock()
 
 
 def payer_lock(payer: str) -> threading.Lock:
@@ -134,6 +150,17 @@ class SignedPayRequest:
 
 
 @dataclass(frozen=True)
+class _Snapshot:
+    """What one read of the database says about a new payment."""
+
+    merchant: MerchantRecord
+    nonce: int
+    open_sum: int
+    daily_cap: int
+    grants: list[tuple[int, int]]  # (amount, round id) of the payer's open Merkle grants
+
+
+@dataclass(frozen=True)
 class _Accepted:
     """A checked and signed payment, ready to be written."""
 
@@ -153,6 +180,10 @@ class PaymentService:
         self.outbox = outbox or OutboxService(context)
         self.chain = VoucherChain(context, self.outbox)
         self._separator: bytes | None = None
+        self._rpc = httpx.Client(timeout=30.0)
+        self._wallets: dict[int, tuple[float, str, Signer | None]] = {}
+        self._wallets_guard = threading.Lock()
+        self._committer = GroupCommitter(context)
 
     @property
     def separator(self) -> bytes:
@@ -175,18 +206,15 @@ class PaymentService:
         """
         key = parse_key(idempotency_key)
         _check_amount(request.amount)
-        payer = key_service_for(self.context).custodial_address(user_id)
-        if payer is None:
-            raise NotFound("You have no wallet yet.", "아직 지갑이 없습니다.")
+        payer = self._custodial_address(user_id)
         scope = f"user:{user_id}:payments"
         fingerprint = request_fingerprint("POST", "/api/payments", request.body())
         with payer_lock(payer):
             accepted = None
-            if not self._replayable(scope, key):
-                accepted = self._accept_custodial(user_id, payer, request)
-            stored = IdempotencyService(self.context).run(
-                scope, key, fingerprint, lambda s: self._record(s, accepted)
-            )
+            snapshot = self._prepare(scope, key, payer, request.program_id, request.merchant_code)
+            if snapshot is not None:
+                accepted = self._accept_custodial(user_id, payer, request, snapshot)
+            stored = self._store(scope, key, fingerprint, accepted)
         return self._finish(scope, key, stored.status_code, stored.body, stored.replayed, wait_s)
 
     def pay_signed(
@@ -204,21 +232,76 @@ class PaymentService:
         fingerprint = request_fingerprint("POST", "/api/payments/signed", request.body())
         with payer_lock(payer):
             accepted = None
-            if not self._replayable(scope, key):
-                accepted = self._accept_signed(user_id, payer, request)
-            stored = IdempotencyService(self.context).run(
-                scope, key, fingerprint, lambda s: self._record(s, accepted)
-            )
+            snapshot = self._prepare(scope, key, payer, request.program_id, request.merchant_code)
+            if snapshot is not None:
+                accepted = self._accept_signed(user_id, payer, request, snapshot)
+            stored = self._store(scope, key, fingerprint, accepted)
         return self._finish(scope, key, stored.status_code, stored.body, stored.replayed, wait_s)
 
-    def _replayable(self, scope: str, key: str) -> bool:
-        with self.context.unit_of_work() as session:
-            return IdempotencyRepository(session).find(scope, key) is not None
+    def _store(
+        self, scope: str, key: str, fingerprint: str, accepted: _Accepted | None
+    ) -> StoredResponse:
+        """Write an accepted payment with its Idempotency-Key (group commit: one transaction
+        for many concurrent requests), or replay the key's answer."""
+        if accepted is not None:
+            answer = self._committer.submit(
+                scope, key, fingerprint, lambda s: self._record(s, accepted)
+            )
+            if answer is not None:
+                return StoredResponse(answer[0], answer[1], replayed=False)
+        # the key was used before (or meanwhile, by a concurrent request): replay its answer
+        return IdempotencyService(self.context).run(
+            scope, key, fingerprint, lambda s: self._record(s, None)
+        )
 
-    def _accept_custodial(self, user_id: int, payer: str, request: PayRequest) -> _Accepted:
-        merchant, nonce, open_sum, daily_cap = self._prepare(payer, request.program_id, request)
-        self._check_rules(payer, merchant, request.program_id, request.amount, open_sum, daily_cap)
-        deadline = self.chain.chain_time() + DEADLINE_S
+    def _custodial_address(self, user_id: int) -> str:
+        """The user's custodial address (kept for WALLET_TTL_S: it never changes)."""
+        cached = self._wallets.get(user_id)
+        if cached is not None and time.monotonic() - cached[0] < WALLET_TTL_S:
+            return cached[1]
+        with read_session(self.context) as session:
+            row = keys_repository.custodial_key_for_user(session, user_id)
+            payer = row.address if row is not None else None
+        if payer is None:
+            raise NotFound("You have no wallet yet.", "아직 지갑이 없습니다.")
+        self._remember(user_id, payer, None)
+        return payer
+
+    def _signer(self, user_id: int, payer: str) -> Signer:
+        """The user's custodial signer, unsealed once per WALLET_TTL_S (not per payment)."""
+        cached = self._wallets.get(user_id)
+        fresh = cached is not None and time.monotonic() - cached[0] < WALLET_TTL_S
+        if cached is not None and fresh and cached[2] is not None and cached[1] == payer:
+            return cached[2]
+        signer = key_service_for(self.context).signer_for_user(user_id)
+        if signer.address.lower() == payer.lower():
+            self._remember(user_id, payer, signer)
+        return signer
+
+    def _remember(self, user_id: int, payer: str, signer: Signer | None) -> None:
+        with self._wallets_guard:
+            if len(self._wallets) >= WALLET_CACHE_MAX:
+                self._wallets.clear()
+            self._wallets[user_id] = (time.monotonic(), payer, signer)
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp, shared by the process and at most 200 ms old."""
+        url = self.outbox.client.rpc_url
+        now = time.monotonic()
+        cached = _CLOCKS.get(url)
+        if cached is not None and now - cached[0] < CHAIN_TIME_TTL_S:
+            return cached[1]
+        value = self.chain.chain_time()
+        with _CLOCKS_GUARD:
+            _CLOCKS[url] = (now, value)
+        return value
+
+    def _accept_custodial(
+        self, user_id: int, payer: str, request: PayRequest, snapshot: _Snapshot
+    ) -> _Accepted:
+        merchant, nonce = snapshot.merchant, snapshot.nonce
+        self._check_rules(payer, request.program_id, request.amount, snapshot)
+        deadline = self.chain_time() + DEADLINE_S
         message = PaymentMessage(
             payer=payer,
             program_id=request.program_id,
@@ -228,12 +311,13 @@ class PaymentService:
             nonce=nonce,
             deadline=deadline,
         )
-        signer = key_service_for(self.context).signer_for_user(user_id)
-        signature = sign_payment(signer, message, self.separator)
+        signature = sign_payment(self._signer(user_id, payer), message, self.separator)
         return _Accepted(message, signature, merchant.id, request.order_id, user_id, True)
 
-    def _accept_signed(self, user_id: int, payer: str, request: SignedPayRequest) -> _Accepted:
-        merchant, _nonce, open_sum, daily_cap = self._prepare(payer, request.program_id, request)
+    def _accept_signed(
+        self, user_id: int, payer: str, request: SignedPayRequest, snapshot: _Snapshot
+    ) -> _Accepted:
+        merchant = snapshot.merchant
         message = PaymentMessage(
             payer=payer,
             program_id=request.program_id,
@@ -251,64 +335,93 @@ class PaymentService:
             raise PaymentRefused(Reason.DEADLINE_PASSED)
         if self.chain.read_one(self.chain.voucher, "nonceUsed", [payer, request.nonce]):
             raise PaymentRefused(Reason.NONCE_USED)
-        self._check_rules(payer, merchant, request.program_id, request.amount, open_sum, daily_cap)
+        self._check_rules(payer, request.program_id, request.amount, snapshot)
         return _Accepted(message, signature, merchant.id, request.order_id, user_id, False)
 
     def _prepare(
-        self, payer: str, program_id: int, request: PayRequest | SignedPayRequest
-    ) -> tuple[MerchantRecord, int, int, int]:
-        """The merchant, the payer's next nonce, its unsettled total and the daily cap."""
-        with self.context.unit_of_work() as session:
+        self, scope: str, key: str, payer: str, program_id: int, merchant_code: str
+    ) -> _Snapshot | None:
+        """One read: None if the Idempotency-Key was used already (its answer is replayed);
+        else the merchant, the payer's next nonce, unsettled total, daily cap and grants."""
+        with read_session(self.context) as session:
+            if IdempotencyRepository(session).find(scope, key) is not None:
+                return None
             repo = PaymentRepository(session)
-            merchant = _active_merchant(repo, request.merchant_code)
+            merchant = _active_merchant(repo, merchant_code)
             program = repo.program(program_id)
             if program is None:
                 raise NotFound("No such allowance program.", "없는 지원 사업입니다.")
             session.expunge(merchant)
-            return (
-                merchant,
-                repo.next_nonce(payer),
-                repo.open_sum(payer, program_id),
-                (program.daily_cap),
+            return _Snapshot(
+                merchant=merchant,
+                nonce=repo.next_nonce(payer),
+                open_sum=repo.open_sum(payer, program_id),
+                daily_cap=program.daily_cap,
+                grants=[
+                    (g.amount, r.round_id) for g, r in repo.claimable_grants(program_id, payer)
+                ],
             )
 
-    def _check_rules(
-        self,
-        payer: str,
-        merchant: MerchantRecord,
-        program_id: int,
-        amount: int,
-        open_sum: int,
-        daily_cap: int,
-    ) -> None:
+    def _check_rules(self, payer: str, program_id: int, amount: int, snapshot: _Snapshot) -> None:
         """Refuse with the contract's reason, counting payments still on their way.
 
-        The database was read first and the chain afterwards, at one block: a payment that
-        settles in between is counted twice (too strict), never not at all.
+        The database was read first and the chain afterwards (all views in one JSON-RPC
+        batch, at the latest block): a payment that settles in between is counted twice
+        (too strict), never not at all.
         """
-        block = self.outbox.client.block_number()
-        args: list[int | str] = [program_id, payer, merchant.wallet_address, amount]
-        reason = Reason(self._view_uint("checkPayment", args, block))
-        balance = self._view_uint("balanceOf", [payer, program_id], block)
-        claimable = self._claimable(program_id, payer, block)
+        open_sum = snapshot.open_sum
+        calls: list[tuple[str, list[int | str]]] = [
+            ("checkPayment", [program_id, payer, snapshot.merchant.wallet_address, amount]),
+            ("balanceOf", [payer, program_id]),
+        ]
+        if snapshot.daily_cap and open_sum:
+            calls.append(("paidToday", [program_id, payer]))
+        calls += [("leafStatus", [program_id, rnd, payer, amt]) for amt, rnd in snapshot.grants]
+        results = self._chain_views(calls)
+        reason, balance = Reason(results[0]), results[1]
+        leaf_statuses = results[3:] if snapshot.daily_cap and open_sum else results[2:]
+        claimable = sum(
+            amt
+            for (amt, _), status in zip(snapshot.grants, leaf_statuses, strict=True)
+            if not status
+        )
         if reason == Reason.INSUFFICIENT_BALANCE and balance + claimable >= amount:
             reason = Reason.NONE
         if reason != Reason.NONE:
             raise PaymentRefused(reason)
         if balance + claimable - open_sum < amount:
             raise PaymentRefused(Reason.INSUFFICIENT_BALANCE)
-        if daily_cap and open_sum:
-            today = self._view_uint("paidToday", [program_id, payer], block)
-            if today + open_sum + amount > daily_cap:
-                raise PaymentRefused(Reason.OVER_DAILY_CAP)
+        if snapshot.daily_cap and open_sum and results[2] + open_sum + amount > snapshot.daily_cap:
+            raise PaymentRefused(Reason.OVER_DAILY_CAP)
+
+    def _chain_views(self, calls: list[tuple[str, list[int | str]]]) -> list[int]:
+        """PolicyVoucher views with one uint result each, in one JSON-RPC batch request."""
+        to = self.chain.voucher.address
+        payload = [
+            {
+                "jsonrpc": "2.0",
+                "id": i,
+                "method": "eth_call",
+                "params": [{"to": to, "data": _view_data(fn, args)}, "latest"],
+            }
+            for i, (fn, args) in enumerate(calls)
+        ]
+        try:
+            answers = self._rpc.post(self.outbox.client.rpc_url, json=payload).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ChainError(f"RPC eth_call batch failed: {exc}") from exc
+        if not isinstance(answers, list) or len(answers) != len(calls):
+            raise ChainError(f"RPC eth_call batch failed: {answers}")
+        results: dict[int, int] = {}
+        for answer in answers:
+            if "error" in answer or not answer.get("result"):
+                raise ChainError(f"RPC eth_call failed: {answer.get('error', answer)}")
+            results[int(answer["id"])] = int(answer["result"][2:66] or "0", 16)
+        return [results[i] for i in range(len(calls))]
 
     def _view_uint(self, fn: str, args: list[int | str], block: int) -> int:
-        """A PolicyVoucher view with static arguments and one uint result, encoded by hand
-        (web3's ABI encoder was a third of the accept path's time under cProfile)."""
-        words = "".join(
-            (a[2:].lower() if isinstance(a, str) else format(a, "x")).rjust(64, "0") for a in args
-        )
-        data = "0x" + VIEW_SELECTORS[fn] + words
+        """A PolicyVoucher view with static arguments and one uint result at `block`."""
+        data = _view_data(fn, args)
         out = self.outbox.client.call({"to": self.chain.voucher.address, "data": data}, block)
         return int.from_bytes(out[:32], "big")
 
@@ -366,7 +479,10 @@ class PaymentService:
             relayer.wake()
         if status != 202:
             return status, body
-        if wait_s > 0 and relayer.is_running():
+        waits = wait_s > 0 and relayer.is_running()
+        if not replayed and not waits:
+            return status, body  # just committed: still pending, no need to read it back
+        if waits:
             relayer.wait_settled(payment_id, wait_s)
         with self.context.unit_of_work() as session:
             record = PaymentRepository(session).get(payment_id)
@@ -496,6 +612,15 @@ class PaymentService:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _view_data(fn: str, args: list[int | str]) -> str:
+    """Calldata of a view with static arguments, encoded by hand (web3's ABI encoder was a
+    third of the accept path's time under cProfile)."""
+    words = "".join(
+        (a[2:].lower() if isinstance(a, str) else format(a, "x")).rjust(64, "0") for a in args
+    )
+    return "0x" + VIEW_SELECTORS[fn] + words
 
 
 def _check_amount(amount: int) -> None:
