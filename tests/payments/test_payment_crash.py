@@ -45,14 +45,14 @@ from busanchain.web.app import create_app
 from tests.accounts.conftest import PASSWORD
 from tests.conftest import REPO_ROOT, start_anvil
 from tests.crash.helpers import CRASH_SEEDS, crash_settings, platform_env, wait_until
-
-# Each seed restarts a real server or node (about 30-60 s): the payment burst runs fewer seeds
-# than the 20 the disbursement crash tests need (BUSANCHAIN_PAYMENT_CRASH_SEEDS raises it).
-PAYMENT_SEEDS = int(os.environ.get("BUSANCHAIN_PAYMENT_CRASH_SEEDS", str(min(CRASH_SEEDS, 5))))
 from tests.payments.conftest import World
 from tests.web.support import serve
 
 pytestmark = pytest.mark.crash
+
+# Each seed restarts a real server or node (about 30-60 s): the payment burst runs fewer seeds
+# than the 20 the disbursement crash tests need (BUSANCHAIN_PAYMENT_CRASH_SEEDS raises it).
+PAYMENT_SEEDS = int(os.environ.get("BUSANCHAIN_PAYMENT_CRASH_SEEDS", str(min(CRASH_SEEDS, 5))))
 CITIZENS = 4
 GRANT = 1_000_000
 POINTS = ("after_payment_commit", "after_batch_commit")
