@@ -99,6 +99,11 @@ def test_kill_9_of_the_platform_keeps_everything(tmp_path: Path, database_url: s
     client = ChainClient(settings.node_rpc_url)
     code = client.request("eth_getCode", [token, "latest"])
     assert len(code) > 1000  # DigitalWon's code is on chain
+    contracts = info["contracts"]
+    assert isinstance(contracts, dict)
+    assert set(contracts) == {"DigitalWon", "MerchantRegistry", "PolicyVoucher"}
+    for address in contracts.values():
+        assert len(client.request("eth_getCode", [address, "latest"])) > 1000
     holders = httpx.get(f"{settings.web_url}/api/explorer/overview", timeout=5)
     assert holders.status_code == 200
     height = client.block_number()
