@@ -26,8 +26,11 @@ class SealedColumns:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     def sealed_aad(self) -> bytes:
-        """The associated data that binds this ciphertext to its row (swaps fail to open)."""
-        raise NotImplementedError
+        """The associated data that binds this ciphertext to its row (swaps fail to open).
+
+        Every table with sealed columns defines it; the mixin alone has no row identity.
+        """
+        raise TypeError(f"{type(self).__name__} does not say how its ciphertext is bound")
 
 
 class CustodialKey(SealedColumns, Base):
