@@ -9,6 +9,14 @@ import coincurve
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+# The EIP-712 domain fields every platform contract uses (name, version, chainId, contract).
+EIP712_DOMAIN_TYPE: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
 
 @dataclass(frozen=True)
 class SignedTx:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from busanchain.chain.signing import Signer
+from busanchain.chain.signing import EIP712_DOMAIN_TYPE, Signer
 from busanchain.db.base import utcnow
 from busanchain.domain.addresses import parse_amount
 from busanchain.domain.busan import categories, districts, parse_category, parse_district
@@ -724,12 +724,7 @@ class MerchantService:
         deadline = self.chain.chain_time() + PERMIT_TTL_S
         typed = {
             "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
+                "EIP712Domain": EIP712_DOMAIN_TYPE,
                 "Permit": [
                     {"name": "owner", "type": "address"},
                     {"name": "spender", "type": "address"},

@@ -18,7 +18,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from busanchain.chain.artifacts import load_artifact
-from busanchain.chain.signing import Signer
+from busanchain.chain.signing import EIP712_DOMAIN_TYPE, Signer
 from busanchain.deployment.service import DeploymentService
 from busanchain.domain.errors import ConfigurationError, NotFound
 from busanchain.idempotency.service import IdempotencyService, parse_key
@@ -173,12 +173,7 @@ class TokenService:
     def _typed_data(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
             "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
+                "EIP712Domain": EIP712_DOMAIN_TYPE,
                 "TransferWithAuthorization": [
                     {"name": "from", "type": "address"},
                     {"name": "to", "type": "address"},
