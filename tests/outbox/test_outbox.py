@@ -9,13 +9,16 @@ from pathlib import Path
 from eth_account import Account
 from sqlalchemy import func, select
 
+from busanchain.accounts.service import account_service_for
 from busanchain.chain.client import ChainClient
 from busanchain.chain.signing import signer_from_key
 from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY
+from busanchain.keys.service import key_service_for
 from busanchain.outbox.reconciler import Reconciler, ReconcilerPolicy
 from busanchain.outbox.service import OutboxService
 from busanchain.outbox.tables import OutboxAttempt, OutboxEntry, OutboxState
 from busanchain.platform.context import PlatformContext
+from busanchain.platform.operator import signer_lookup
 from tests.conftest import start_anvil
 
 OPERATOR = signer_from_key(ANVIL_DEFAULT_OPERATOR_KEY)
@@ -114,6 +117,39 @@ def test_stuck_transaction_is_replaced_with_same_nonce(
                 .where(OutboxAttempt.entry_id == entry.id)
             )
         assert attempts == 3
+    finally:
+        node.stop(snapshot=False)
+
+
+def test_stuck_custodial_transaction_is_re_signed_with_the_custodial_key(
+    context: PlatformContext, tmp_path: Path, anvil_binary: Path
+) -> None:
+    """A merchant's refund is sent from their custodial key: the reconciler must find that
+    key (not only the operator's) to replace the transaction when it is stuck."""
+    node = start_anvil(tmp_path / "node", anvil_binary)
+    try:
+        client = ChainClient(node.config.rpc_url)
+        user = account_service_for(context).create_user("refunder", "a long passphrase", [])
+        keys = key_service_for(context)
+        custodial = keys.signer_for_user(user.id)
+        outbox = OutboxService(context, client=client)
+        outbox.execute(signer=OPERATOR, intent="gas", to=custodial.address, data=b"", value=10**18)
+        client.request("evm_setAutomine", [False])
+        to = _fresh_address()
+        with context.unit_of_work() as session:
+            entry = outbox.enqueue(session, signer=custodial, intent="t", to=to, data=b"", value=7)
+        outbox.broadcast(entry.id)
+        lookup = signer_lookup(context, OPERATOR)
+        assert lookup(OPERATOR.address) is OPERATOR
+        assert lookup(_fresh_address()) is None  # a self-custody wallet is never re-signed
+        policy = ReconcilerPolicy(stuck_after=timedelta(seconds=-1), max_replacements=1)
+        reconciler = Reconciler(context, signers=lookup, client=client, policy=policy)
+        report = reconciler.run_once()
+        assert (report.replaced, report.failed) == (1, 0)
+        client.request("evm_mine", [])
+        assert outbox.wait(entry.id, timeout_s=5).status == OutboxState.CONFIRMED
+        assert _balance(client, to) == 7
+        assert client.nonce(custodial.address) == 1
     finally:
         node.stop(snapshot=False)
 

@@ -130,6 +130,17 @@ class KeyService:
         finally:
             del secret
 
+    def signer_for_address(self, address: str) -> Signer | None:
+        """A signer for the custodial key at `address`, or None if no user holds that address.
+
+        The reconciler uses it to re-sign (replace) a stuck transaction sent from a custodial
+        account, such as a merchant's refund.
+        """
+        with self._context.unit_of_work() as session:
+            row = repository.custodial_key_by_address(session, to_checksum_address(address))
+            user_id = row.user_id if row else None
+        return None if user_id is None else self.signer_for_user(user_id)
+
     def open_row(self, row: SealedColumns) -> bytes:
         """Open any sealed row (current or retired KEK); the caller drops the plaintext."""
         return open_envelope(self._keyring(), _envelope(row), _aad(row))

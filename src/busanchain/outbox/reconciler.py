@@ -80,13 +80,35 @@ class Reconciler:
     def run_once(self) -> ReconcileReport:
         """One full pass; safe to call at any time, from any thread."""
         report = ReconcileReport()
-        with self._lock, self.context.unit_of_work() as session:
-            chain_id = self.client.chain_id()
-            repo = OutboxRepository(session)
-            self._recheck_mined(repo, chain_id, report)
-            for entry in repo.open_entries(chain_id):
-                self._reconcile_entry(session, repo, entry, report)
+        stuck: list[tuple[int, str]] = []
+        with self._lock:
+            with self.context.unit_of_work() as session:
+                chain_id = self.client.chain_id()
+                repo = OutboxRepository(session)
+                self._recheck_mined(repo, chain_id, report)
+                for entry in repo.open_entries(chain_id):
+                    if self._reconcile_entry(session, repo, entry, report):
+                        stuck.append((entry.id, entry.sender))
+            for entry_id, sender in stuck:
+                self._replace_stuck(entry_id, sender, report)
         return report
+
+    def _replace_stuck(self, entry_id: int, sender: str, report: ReconcileReport) -> None:
+        """Replace one stuck entry, outside the pass's unit of work: finding a custodial
+        signer reads the database, which must not wait on the pass's own write lock."""
+        signer = self.signers(sender)
+        if signer is None:
+            return
+        with self.context.unit_of_work() as session:
+            repo = OutboxRepository(session)
+            entry = repo.get(entry_id, lock=True)
+            if entry is None or entry.state not in OutboxState.OPEN:
+                return
+            if find_receipt(self.client, repo.attempt_hashes(entry.id)) is not None:
+                return  # mined meanwhile: the next pass records it
+            if self.client.nonce(entry.sender) > entry.nonce:
+                return  # taken meanwhile: the next pass sorts it out
+            self._replace(repo, entry, signer, report)
 
     def _recheck_mined(
         self, repo: OutboxRepository, chain_id: int, report: ReconcileReport
@@ -107,7 +129,8 @@ class Reconciler:
 
     def _reconcile_entry(
         self, session: Session, repo: OutboxRepository, entry: OutboxEntry, report: ReconcileReport
-    ) -> None:
+    ) -> bool:
+        """Record, rebroadcast or classify one open entry; True if it is stuck in the pool."""
         receipt = find_receipt(self.client, repo.attempt_hashes(entry.id))
         if receipt is not None:
             apply_receipt(self.client, entry, receipt)
@@ -115,24 +138,24 @@ class Reconciler:
                 report.confirmed += 1
             else:
                 report.reverted += 1
-            return
+            return False
         if self.client.nonce(entry.sender) > entry.nonce:
             # Mined between the two look-ups, or taken by another transaction.
             receipt = find_receipt(self.client, repo.attempt_hashes(entry.id))
             if receipt is None:
                 self._nonce_taken(entry, report)
-                return
+                return False
             apply_receipt(self.client, entry, receipt)
             report.confirmed += entry.state == OutboxState.CONFIRMED
             report.reverted += entry.state == OutboxState.REVERTED
-            return
+            return False
+        report.still_open += 1
         known = self.client.transaction(entry.tx_hash)
         if known is None:
             send_raw(self.client, entry)
             report.rebroadcast += 1
-        elif self._is_stuck(entry):
-            self._replace(repo, entry, report)
-        report.still_open += 1
+            return False
+        return self._is_stuck(entry) and entry.replacements < self.policy.max_replacements
 
     def _nonce_taken(self, entry: OutboxEntry, report: ReconcileReport) -> None:
         # The nonce was consumed but none of our hashes is mined: another transaction
@@ -153,11 +176,10 @@ class Reconciler:
             sent = sent.replace(tzinfo=utcnow().tzinfo)
         return utcnow() - sent > self.policy.stuck_after
 
-    def _replace(self, repo: OutboxRepository, entry: OutboxEntry, report: ReconcileReport) -> None:
+    def _replace(
+        self, repo: OutboxRepository, entry: OutboxEntry, signer: Signer, report: ReconcileReport
+    ) -> None:
         if entry.replacements >= self.policy.max_replacements:
-            return
-        signer = self.signers(entry.sender)
-        if signer is None:
             return
         max_fee = int(entry.max_fee_per_gas) * FEE_BUMP_NUM // FEE_BUMP_DEN + 1
         tip = int(entry.max_priority_fee_per_gas) * FEE_BUMP_NUM // FEE_BUMP_DEN + 1

@@ -16,14 +16,13 @@ from pathlib import Path
 from busanchain.chain.client import ChainClient
 from busanchain.chain.node import AnvilConfig, AnvilSupervisor, find_anvil_binary
 from busanchain.chain.rpc import wait_for_rpc
-from busanchain.chain.signing import Signer
 from busanchain.config import Settings
 from busanchain.db.engine import check_durability
 from busanchain.db.migrate import upgrade
 from busanchain.domain.errors import ConfigurationError
 from busanchain.outbox.reconciler import Reconciler, run_periodically, settle
 from busanchain.platform.context import PlatformContext
-from busanchain.platform.operator import operator_signer
+from busanchain.platform.operator import operator_signer, signer_lookup
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,9 @@ class PlatformRuntime:
         self._check_chain_id()
         self._prepare_keys()
         self.reconciler = Reconciler(
-            self.context, signers=self._signer_for, finalized_block=self._finalized_block
+            self.context,
+            signers=signer_lookup(self.context, self.operator),
+            finalized_block=self._finalized_block,
         )
         settle(self.reconciler)  # finish whatever a previous run left open, in nonce order
         contracts = self._deploy()
@@ -149,9 +150,6 @@ class PlatformRuntime:
         self._threads.append(thread)
 
     # -- reliability hooks -------------------------------------------------------------------
-
-    def _signer_for(self, address: str) -> Signer | None:
-        return self.operator if address == self.operator.address else None
 
     def _finalized_block(self, client: ChainClient) -> int:
         if self.node is not None:
