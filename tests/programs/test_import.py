@@ -165,7 +165,16 @@ def test_resident_ids_are_stored_only_as_hmac(
 def test_resident_number_rules() -> None:
     assert parse_resident_id("990101-1234567") == ("9901011234567", date(1999, 1, 1))
     assert parse_resident_id("0502283234567")[1] == date(2005, 2, 28)
-    for bad in ("990230-1234567", "990101-9234567", "99010-11234567", "abc"):
+    arabic_indic = "٩٩٠١٠١-1٢٣٤٥٦٧"  # digits to \d, but not to a hash over ASCII
+    fullwidth = "９９０１０１-１２３４５６７"
+    for bad in (
+        "990230-1234567",
+        "990101-9234567",
+        "99010-11234567",
+        "abc",
+        arabic_indic,
+        fullwidth,
+    ):
         with pytest.raises(ValueError):
             parse_resident_id(bad)
     assert mask_name("김민수") == "김*수" and mask_name("이수") == "이*"

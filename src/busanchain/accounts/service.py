@@ -345,6 +345,21 @@ class AccountService:
             record.id, record.username, record.email, roles, record.totp_enabled, second_factor
         )
 
+    # -- for features that set credentials themselves (the resident wallet hand-over) -----
+
+    def hash_new_password(self, password: str) -> str:
+        """Check a new password against the rules and hash it (Argon2id) for storing.
+
+        Raises:
+            ValidationFailed: the password breaks a rule.
+        """
+        self._check_password_rules(password)
+        return self._hasher.hash(_as_password(password))
+
+    def open_session_in(self, session: Session, user_id: int, previous_token: str | None) -> str:
+        """Open a logged-in session in the caller's transaction (as login does); its id."""
+        return self._open_session(session, user_id, True, False, previous_token)
+
     # -- login ----------------------------------------------------------------------------
 
     def login(

@@ -84,8 +84,8 @@ ALIASES = {
     "지갑": "wallet",
     "지갑주소": "wallet",
 }
-_RRN_RE = re.compile(r"^(\d{6})-?(\d{7})$")
-_PHONE_RE = re.compile(r"^(01[016789])(\d{3,4})(\d{4})$")
+_RRN_RE = re.compile(r"^(\d{6})-?(\d{7})$", re.ASCII)  # ASCII digits only (not ٩ or ９)
+_PHONE_RE = re.compile(r"^(01[016789])(\d{3,4})(\d{4})$", re.ASCII)
 _PHONE_SEPARATORS = re.compile(r"[\s-]")
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _CENTURY = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}

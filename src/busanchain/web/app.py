@@ -29,6 +29,7 @@ FEATURES = (
     "programs",
     "payments",
     "reports",
+    "activation",
 )
 
 SRC = Path(__file__).resolve().parent.parent
