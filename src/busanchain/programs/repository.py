@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from busanchain.keys.tables import CustodialKey
@@ -256,3 +256,49 @@ def bulk_insert(
         f"INSERT INTO {table} ({names}) VALUES ({values})",  # noqa: S608 (fixed names)
         list(rows),
     )
+
+
+GrantRow = tuple[GrantRecord, int, str, str, ResidentRecord | None]
+"""A grant with its round's number, mode and state, and its resident (if known)."""
+
+
+def _grant_rows() -> Select[GrantRecord, int, str, str, ResidentRecord]:
+    # Only three round columns: a Merkle round row also holds its whole tree (tens of MB).
+    return (
+        select(
+            GrantRecord, RoundRecord.round_id, RoundRecord.mode, RoundRecord.state, ResidentRecord
+        )
+        .join(RoundRecord, RoundRecord.id == GrantRecord.round_pk)
+        .outerjoin(ResidentRecord, ResidentRecord.id == GrantRecord.resident_id)
+    )
+
+
+def grants_page(
+    session: Session,
+    program_id: int,
+    after_id: int,
+    limit: int,
+    district: int | None = None,
+    states: Sequence[str] = (),
+) -> list[GrantRow]:
+    """Up to `limit` grants of a program with ids above `after_id` (keyset paging, id order).
+
+    Never scans more than it returns plus what the filters skip: the program_id index keeps
+    grants in id order, so a page of a million-grant program costs a page.
+    """
+    stmt = _grant_rows().where(GrantRecord.program_id == program_id, GrantRecord.id > after_id)
+    if district is not None:
+        stmt = stmt.where(ResidentRecord.district == district)
+    if states:
+        stmt = stmt.where(GrantRecord.state.in_(list(states)))
+    rows = session.execute(stmt.order_by(GrantRecord.id).limit(limit))
+    return [(g, number, mode, state, r) for g, number, mode, state, r in rows]
+
+
+def grant_row(session: Session, grant_id: int) -> GrantRow | None:
+    """One grant with its round's number, mode and state and its resident."""
+    row = session.execute(_grant_rows().where(GrantRecord.id == grant_id)).first()
+    if row is None:
+        return None
+    grant_record, number, mode, state, resident = row
+    return grant_record, number, mode, state, resident

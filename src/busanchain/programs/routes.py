@@ -11,20 +11,44 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Header, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    Header,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+)
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from busanchain.accounts.deps import require_roles
 from busanchain.accounts.service import User
 from busanchain.domain.busan import categories, districts
-from busanchain.domain.errors import ValidationFailed
+from busanchain.domain.errors import NotFound, ValidationFailed
 from busanchain.domain.roles import Role
+from busanchain.http.i18n import pick, request_lang
 from busanchain.idempotency.service import IdempotencyService, parse_key, request_fingerprint
 from busanchain.platform.context import PlatformContext
-from busanchain.programs.disburse import Disburser, RoundView
+from busanchain.programs.disburse import WAIT_S, Disburser, RoundView
+from busanchain.programs.grants import (
+    GRANT_LABELS,
+    NOT_REVOCABLE,
+    STATE_FILTERS,
+    GrantLine,
+    GrantQuery,
+    find_grants,
+    follow_grant,
+    grant_line,
+    revoke_once,
+)
 from busanchain.programs.importer import ResidentImporter
 from busanchain.programs.rules import KIND_LABELS, KINDS
 from busanchain.programs.schemas import ProgramIn, ProgramPatch, RoundIn
@@ -64,6 +88,12 @@ def execute_in_background(context: PlatformContext, round_pk: int) -> None:
                 _running.discard(round_pk)
 
     threading.Thread(target=work, name=f"round-{round_pk}", daemon=True).start()
+
+
+# -- grants: listing and revocation live in grants.py ------------------------------------
+
+REVOKE_PAGE_WAIT_S = 1.0  # the page answers fast and then polls
+GrantId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 # -- API -------------------------------------------------------------------------------------
@@ -201,28 +231,25 @@ def round_status(
 
 @api.post("/grants/{grant_id}/revoke")
 def revoke_grant(
-    grant_id: int, request: Request, idempotency_key: IdemKey = None, user: User = Depends(official)
+    grant_id: GrantId,
+    request: Request,
+    idempotency_key: IdemKey = None,
+    user: User = Depends(official),
 ) -> JSONResponse:
-    """Revoke a grant before it is claimed (Merkle) or spent (direct)."""
-    context = _context(request)
-    disburser = Disburser(context)
-    key, scope = parse_key(idempotency_key), _scope(user, request)
-    fingerprint = request_fingerprint(request.method, request.url.path, {})
-    idem = IdempotencyService(context)
+    """Revoke a grant before it is claimed (Merkle) or spent (direct).
 
-    def work(session: Session) -> tuple[int, dict[str, Any]]:
-        entry_id = disburser.enqueue_revoke(session, grant_id)
-        return 202, {"grant_id": grant_id, "entry_id": entry_id, "state": "revoking"}
-
-    with disburser.lock():
-        stored = idem.run(scope, key, fingerprint, work)
-    if stored.body.get("state") != "revoking":
-        return JSONResponse(stored.body, status_code=stored.status_code)
-    answer = disburser.follow_revoke(grant_id, int(stored.body["entry_id"]))
-    status = {"revoked": 200, "open": 422}.get(str(answer["state"]), 202)
-    answer["entry_id"] = stored.body["entry_id"]
-    idem.update_answer(scope, key, status, answer)
+    200 revoked, 202 still pending, 422 claimed/spent/reverted, 409 already revoked.
+    """
+    status, answer = revoke_once(_context(request), user, grant_id, idempotency_key, WAIT_S)
     return JSONResponse(answer, status_code=status)
+
+
+@api.get("/grants/{grant_id}")
+def grant_status(
+    grant_id: GrantId, request: Request, _user: User = Depends(reader)
+) -> dict[str, Any]:
+    """One grant and its state; a pending revocation is looked up on chain (pages poll this)."""
+    return follow_grant(_context(request), grant_id).as_dict()
 
 
 @api.get("/{program_id}/enrollments")
@@ -267,12 +294,54 @@ def new_program_page(request: Request, _user: User = Depends(official)) -> Respo
     return _page(request, "new.html")
 
 
+def _grant_query(request: Request, show_names: bool) -> GrantQuery:
+    """The grant search from the page's query string; 422 for a bad district or state."""
+    params = request.query_params
+    name = params.get("gq", "").strip()[:20] if show_names else ""
+    district_raw, state = params.get("gdistrict", "").strip(), params.get("gstate", "").strip()
+    after_raw = params.get("gafter", "0").strip() or "0"
+    if district_raw and (not district_raw.isdigit() or int(district_raw) not in districts()):
+        raise ValidationFailed("Unknown district.", "알 수 없는 구·군입니다.", field="gdistrict")
+    if state and state not in STATE_FILTERS:
+        raise ValidationFailed(
+            "Unknown grant state.", "알 수 없는 지급 상태입니다.", field="gstate"
+        )
+    if not after_raw.isdigit() or int(after_raw) >= 2**63:
+        raise ValidationFailed(
+            "Bad page cursor.", "페이지 위치가 올바르지 않습니다.", field="gafter"
+        )
+    district = int(district_raw) if district_raw else None
+    return GrantQuery(name, district, state, int(after_raw))
+
+
+def _followed_grant(context: PlatformContext, program_id: int, raw: str | None) -> GrantLine | None:
+    """The grant named by `?grant=` (after a revoke form), if it belongs to this program."""
+    if not raw or not raw.isdigit() or not 0 < int(raw) < 2**63:
+        return None
+    try:
+        line = grant_line(context, int(raw), show_names=False)
+    except NotFound:
+        return None
+    return line if line.program_id == program_id else None
+
+
+def _grant_in_program(context: PlatformContext, program_id: int, grant_id: int) -> GrantLine:
+    """The grant with its masked name; 404 unless it belongs to the program."""
+    line = grant_line(context, grant_id, show_names=True)
+    if line.program_id != program_id:
+        raise NotFound(f"No grant {grant_id}.", f"지급 {grant_id}이(가) 없습니다.")
+    return line
+
+
 @pages.get("/programs/{program_id}", response_class=HTMLResponse)
 def program_page(program_id: int, request: Request, user: User = Depends(reader)) -> Response:
-    """Details, on-chain ledger, imports, rounds with live progress, enrollments."""
+    """Details, on-chain ledger, imports, rounds with live progress, enrollments, grants."""
     context = _context(request)
     service = ProgramService(context)
     view = service.program_view(program_id)
+    is_official = Role.OFFICIAL in user.roles
+    query = _grant_query(request, is_official)
+    lang = request_lang(request)
     return _page(
         request,
         "detail.html",
@@ -280,11 +349,51 @@ def program_page(program_id: int, request: Request, user: User = Depends(reader)
         rounds=Disburser(context).rounds(program_id),
         imports=service.imports(program_id, 5),
         enrolled=service.enrolled_count(program_id),
-        enrollments=service.enrollments(program_id, 0, 20, Role.OFFICIAL in user.roles),
-        can_write=Role.OFFICIAL in user.roles,
+        enrollments=service.enrollments(program_id, 0, 20, is_official),
+        can_write=is_official,
         district_names={d.code: d for d in districts().values()},
         category_names=categories(),
+        grants=find_grants(context, view, query, is_official),
+        grant_query=query,
+        grant_states=list(STATE_FILTERS),
+        grant_labels={k: pick(lang, ko, en) for k, (ko, en) in GRANT_LABELS.items()},
+        followed=_followed_grant(context, program_id, request.query_params.get("grant")),
     )
+
+
+@pages.get("/programs/{program_id}/grants/{grant_id}/revoke", response_class=HTMLResponse)
+def revoke_confirm_page(
+    program_id: int, grant_id: GrantId, request: Request, _user: User = Depends(official)
+) -> Response:
+    """The confirmation step: the grant, what revoking does, and the form with a fresh key."""
+    context = _context(request)
+    line = _grant_in_program(context, program_id, grant_id)
+    if line.status in NOT_REVOCABLE:
+        raise ValidationFailed(*NOT_REVOCABLE[line.status], state=line.status)
+    return _page(
+        request,
+        "revoke.html",
+        program=ProgramService(context).get(program_id),
+        grant=line,
+        district_names={d.code: d for d in districts().values()},
+        form_key=f"revoke-{grant_id}-{uuid.uuid4().hex}",
+    )
+
+
+@pages.post("/programs/{program_id}/grants/{grant_id}/revoke")
+def revoke_form(
+    program_id: int,
+    grant_id: GrantId,
+    request: Request,
+    idempotency_key: Annotated[str, Form(max_length=200)] = "",
+    user: User = Depends(official),
+) -> Response:
+    """The confirmed form (CSRF-checked by the session middleware). Its Idempotency-Key was
+    rendered into the form, so a double submit revokes once; the page then polls."""
+    context = _context(request)
+    _grant_in_program(context, program_id, grant_id)
+    revoke_once(context, user, grant_id, idempotency_key, REVOKE_PAGE_WAIT_S)
+    return RedirectResponse(f"/programs/{program_id}?grant={grant_id}#revoke-status", 303)
 
 
 def register(app: FastAPI, context: PlatformContext) -> None:
