@@ -63,3 +63,30 @@ def test_demo_shops_are_registered_idempotently(platform: PlatformContext) -> No
     assert len({m.district for m in service.search()}) >= 5
     again = load_demo_merchants(platform, {"merchant1": merchant1})
     assert again == lines
+
+
+def test_demo_settlements_show_one_paid_and_one_awaiting(platform: PlatformContext) -> None:
+    from busanchain.merchants.demo import load_demo_settlements
+    from busanchain.merchants.payouts import PayoutService
+    from tests.merchants.conftest import new_official
+    from tests.merchants.test_service import mint
+
+    merchant1 = new_merchant_user(platform, "merchant1")
+    official = new_official(platform, "official")
+    load_demo_merchants(platform, {"merchant1": merchant1, "official": official})
+    service = MerchantService(platform)
+    shop = service.by_owner(merchant1)
+    assert shop is not None
+    mint(service, shop.wallet_address, 20_000, b"\x07" * 32)
+
+    lines = load_demo_settlements(platform, merchant1, official)
+
+    assert lines == ["  정산 / settlements (merchant1): paid, burned"]
+    states = sorted((s["state"], s["amount"]) for s in service.settlements(shop.id))
+    assert states == [("burned", 3_000), ("paid", 5_000)]
+    awaiting = PayoutService(platform).lines("burned")
+    assert [line.merchant_code for line in awaiting] == [shop.code]
+    assert awaiting[0].account is not None and awaiting[0].account.bank_code == "032"
+    assert load_demo_settlements(platform, merchant1, official) == lines  # idempotent
+    assert len(service.settlements(shop.id)) == 2
+    assert service.chain.token_balance(shop.wallet_address) == 12_000

@@ -271,7 +271,8 @@ def test_redemption_over_the_api_burns_once(
     )
     assert first.status_code == 200, first.text
     assert second.json() == first.json()
-    assert first.json()["bank_reference"].startswith("BNK-")
+    assert first.json()["state"] == "burned"
+    assert first.json()["bank_reference"] is None  # an official records the transfer later
     assert service.chain.token_balance(shop.address) == 15_000
     assert supply - service.chain.read_one(token, "totalSupply", []) == 25_000
     changed = shop.client.post("/api/merchants/me/redemptions", json={"amount": 1}, headers=headers)

@@ -242,8 +242,8 @@ def test_redemption_burns_exactly_once_per_key(service: MerchantService, officia
     again_status, again = service.redeem(view.owner_user_id, 30_000, "redeem-key-0001")
 
     assert status == 200, answer
-    assert answer["state"] == "paid"
-    assert answer["bank_reference"].startswith("BNK-")
+    assert answer["state"] == "burned"  # burned on chain; the KRW transfer is awaited
+    assert answer["bank_reference"] is None
     assert (again_status, again) == (status, answer)
     assert service.chain.token_balance(view.wallet_address) == 20_000
     supply_after = service.chain.read_one(service.chain.token, "totalSupply", [])
@@ -358,7 +358,7 @@ def test_a_redemption_cut_off_after_its_commit_is_finished_by_the_same_key(
     assert service.chain.token_balance(view.wallet_address) == 9_000  # nothing sent yet
 
     status, answer = service.redeem(view.owner_user_id, 4_000, "cut-off-key-01")
-    assert (status, answer["state"]) == (200, "paid")
+    assert (status, answer["state"]) == (200, "burned")
     assert service.redeem(view.owner_user_id, 4_000, "cut-off-key-01")[1] == answer
     assert service.chain.token_balance(view.wallet_address) == 5_000
     with service.context.unit_of_work() as session:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from busanchain.accounts import repository as accounts_repository
 from busanchain.accounts.service import account_service_for
-from busanchain.domain.errors import Conflict
+from busanchain.domain.errors import BusanchainError, Conflict
 from busanchain.domain.roles import Role
+from busanchain.merchants.payouts import PayoutService
 from busanchain.merchants.rules import business_number_check_digit
 from busanchain.merchants.service import MerchantService
+from busanchain.merchants.shop_edits import ShopEditService
 from busanchain.merchants.tables import MerchantStatus
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.demo import DEMO_PASSWORD
@@ -136,3 +138,38 @@ def load_demo_merchants(context: PlatformContext, user_ids: dict[str, int]) -> l
             view = service.approve(view.id, official)
         lines.append(f"{view.code}  {shop.name_ko} / {shop.name_en}  ({shop.owner}, {view.status})")
     return lines
+
+
+# merchant1's settlement account and two redemptions: one the city has paid, one awaiting.
+DEMO_BANK = ("032", "1122334455667")  # Busan Bank, a made-up account number
+DEMO_REDEMPTIONS = (
+    ("demo-redeem-0001", 5_000, "BNK-DEMO-20261127-0001"),  # paid by the official
+    ("demo-redeem-0002", 3_000, None),  # burned, awaiting the bank transfer
+)
+
+
+def load_demo_settlements(context: PlatformContext, owner_id: int, official_id: int) -> list[str]:
+    """merchant1 adds a bank account and redeems twice; the official pays one (idempotent).
+
+    Fixed Idempotency-Keys make a second run replay instead of burning again. Skipped with
+    a line when the shop or its DigitalWon is missing: the demo never stops the platform.
+    """
+    edits = ShopEditService(context)
+    try:
+        if edits.bank_account(owner_id) is None:
+            edits.edit_own(
+                owner_id, {"bank_code": DEMO_BANK[0], "bank_account_number": DEMO_BANK[1]}
+            )
+        merchants, payouts = edits.merchants, PayoutService(context)
+        states = []
+        for key, amount, reference in DEMO_REDEMPTIONS:
+            status, answer = merchants.redeem(owner_id, amount, key)
+            if status == 200 and reference is not None:
+                paid_key = key.replace("redeem", "paid")
+                payouts.mark_paid(answer["settlement_id"], official_id, reference, paid_key)
+                states.append("paid")
+            else:
+                states.append(str(answer["state"]))
+    except BusanchainError as exc:
+        return [f"  정산 데모 건너뜀 / settlements demo skipped: {exc.message_en}"]
+    return [f"  정산 / settlements (merchant1): {', '.join(states)}"]

@@ -11,11 +11,17 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from busanchain.merchants.tables import MerchantRecord, SettlementRecord
+from busanchain.merchants.tables import (
+    ChangeRequestRecord,
+    ChangeState,
+    MerchantRecord,
+    SettlementRecord,
+    SettlementState,
+)
 from busanchain.payments.tables import PaymentRecord, PaymentState, RefundRecord
 from busanchain.programs.tables import ProgramRecord
 
-SETTLED_STATES = ("burned", "paid")
+SETTLED_STATES = (SettlementState.BURNED, SettlementState.PAID)
 
 
 def merchant(session: Session, merchant_id: int, lock: bool = False) -> MerchantRecord | None:
@@ -114,9 +120,33 @@ def add_settlement(session: Session, record: SettlementRecord) -> SettlementReco
     return record
 
 
-def settlement(session: Session, settlement_id: int) -> SettlementRecord | None:
-    """One settlement by id."""
-    return session.get(SettlementRecord, settlement_id)
+def settlement(session: Session, settlement_id: int, lock: bool = False) -> SettlementRecord | None:
+    """One settlement by id (optionally row-locked)."""
+    stmt = select(SettlementRecord).where(SettlementRecord.id == settlement_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def settlement_by_bank_reference(session: Session, reference: str) -> SettlementRecord | None:
+    """The settlement a bank transfer reference was recorded on, if any."""
+    stmt = select(SettlementRecord).where(SettlementRecord.bank_reference == reference)
+    return session.scalars(stmt).first()
+
+
+def settlements_in_state(
+    session: Session, state: str, limit: int = 500
+) -> Sequence[tuple[SettlementRecord, MerchantRecord]]:
+    """Settlements in a state with their shops: awaiting ones oldest first, others newest."""
+    order = SettlementRecord.id if state == SettlementState.BURNED else SettlementRecord.id.desc()
+    stmt = (
+        select(SettlementRecord, MerchantRecord)
+        .join(MerchantRecord, MerchantRecord.id == SettlementRecord.merchant_id)
+        .where(SettlementRecord.state == state)
+        .order_by(order)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
 
 def settlements(session: Session, merchant_id: int, limit: int = 50) -> Sequence[SettlementRecord]:
@@ -160,14 +190,60 @@ def refund_totals(
     return int(count), int(amount)
 
 
-def redemption_totals(session: Session, merchant_id: int, day: date) -> tuple[int, int]:
-    """(count, amount) of a merchant's burned redemptions on a KST business day."""
-    stmt = select(
-        func.count(SettlementRecord.id), func.coalesce(func.sum(SettlementRecord.amount), 0)
-    ).where(
-        SettlementRecord.merchant_id == merchant_id,
-        SettlementRecord.state.in_(SETTLED_STATES),
-        SettlementRecord.business_day == day,
+def redemption_totals(session: Session, merchant_id: int, day: date) -> dict[str, tuple[int, int]]:
+    """(count, amount) per state (burned, paid) of a merchant's redemptions requested on a day."""
+    stmt = (
+        select(
+            SettlementRecord.state,
+            func.count(SettlementRecord.id),
+            func.coalesce(func.sum(SettlementRecord.amount), 0),
+        )
+        .where(
+            SettlementRecord.merchant_id == merchant_id,
+            SettlementRecord.state.in_(SETTLED_STATES),
+            SettlementRecord.business_day == day,
+        )
+        .group_by(SettlementRecord.state)
     )
-    count, amount = session.execute(stmt).one()
-    return int(count), int(amount)
+    totals = {state: (0, 0) for state in SETTLED_STATES}
+    for state, count, amount in session.execute(stmt).all():
+        totals[state] = (int(count), int(amount))
+    return totals
+
+
+def add_change_request(session: Session, record: ChangeRequestRecord) -> ChangeRequestRecord:
+    """Insert a change request and give it its id."""
+    session.add(record)
+    session.flush()
+    return record
+
+
+def change_request(
+    session: Session, request_id: int, lock: bool = False
+) -> ChangeRequestRecord | None:
+    """One change request by id (optionally row-locked)."""
+    stmt = select(ChangeRequestRecord).where(ChangeRequestRecord.id == request_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def pending_change(session: Session, merchant_id: int) -> ChangeRequestRecord | None:
+    """A merchant's change request still waiting for the registrar, if any."""
+    stmt = select(ChangeRequestRecord).where(
+        ChangeRequestRecord.merchant_id == merchant_id,
+        ChangeRequestRecord.state == ChangeState.PENDING,
+    )
+    return session.scalars(stmt).first()
+
+
+def change_requests(
+    session: Session, *, state: str | None = None, merchant_id: int | None = None, limit: int = 200
+) -> Sequence[ChangeRequestRecord]:
+    """Change requests by state and/or merchant, newest first."""
+    stmt = select(ChangeRequestRecord).order_by(ChangeRequestRecord.id.desc()).limit(limit)
+    if state is not None:
+        stmt = stmt.where(ChangeRequestRecord.state == state)
+    if merchant_id is not None:
+        stmt = stmt.where(ChangeRequestRecord.merchant_id == merchant_id)
+    return session.scalars(stmt).all()

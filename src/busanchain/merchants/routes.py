@@ -28,7 +28,7 @@ from busanchain.merchants.qr import (
     qr_svg_document,
     static_payload,
 )
-from busanchain.merchants.rules import business_day
+from busanchain.merchants.rules import BANKS, bank_name, business_day
 from busanchain.merchants.schemas import (
     ApplyIn,
     DecisionIn,
@@ -40,6 +40,7 @@ from busanchain.merchants.schemas import (
     UpdateIn,
 )
 from busanchain.merchants.service import MerchantService, MerchantStatus, MerchantView
+from busanchain.merchants.shop_edits import ShopEditService, category_and_district_names
 from busanchain.platform.context import PlatformContext
 
 api = APIRouter(prefix="/api/merchants", tags=["merchants"])
@@ -101,6 +102,10 @@ def _report_csv(report: dict[str, Any]) -> Response:
             "net",
             "redemptions_count",
             "redemptions_amount",
+            "paid_count",
+            "paid_amount",
+            "awaiting_transfer_count",
+            "awaiting_transfer_amount",
         ]
     )
     writer.writerow(
@@ -114,6 +119,10 @@ def _report_csv(report: dict[str, Any]) -> Response:
             report["net"],
             report["redemptions"]["count"],
             report["redemptions"]["amount"],
+            report["paid"]["count"],
+            report["paid"]["amount"],
+            report["awaiting_transfer"]["count"],
+            report["awaiting_transfer"]["amount"],
         ]
     )
     filename = f"settlement-{report['merchant_code']}-{report['day']}.csv"
@@ -150,19 +159,14 @@ def apply(request: Request, body: ApplyIn, user: Merchant) -> Any:
     return view.owner_dict()
 
 
-@api.get("/me", response_model=MerchantOut)
-def me(request: Request, user: Merchant) -> Any:
-    """The caller's shop."""
-    return _own(_service(request), user).owner_dict()
-
-
 @api.post("/me/redemptions", status_code=202)
 def redeem(
     request: Request, body: RedeemIn, user: Merchant, idempotency_key: IdemKey = None
 ) -> Any:
-    """Redeem DigitalWon for KRW: burn on chain, then a settlement with a bank reference.
+    """Redeem DigitalWon for KRW: burn on chain; the city then pays by bank transfer.
 
-    200 paid, 202 pending (repeat with the same key to follow it), 422 failed.
+    200 burned (awaiting transfer), 202 pending (repeat with the same key to follow it),
+    422 failed. An official records the transfer (`POST /api/merchants/settlements/{id}/paid`).
     """
     status, answer = _service(request).redeem(user.id, body.amount, idempotency_key)
     return JSONResponse(answer, status_code=status)
@@ -324,6 +328,17 @@ STATUS_LABELS = {
     MerchantStatus.SUSPENDED: ("정지됨", "Suspended"),
     MerchantStatus.REJECTED: ("반려됨", "Rejected"),
 }
+SETTLEMENT_LABELS = {
+    "pending": ("처리 중", "Pending"),
+    "burned": ("이체 대기", "Awaiting transfer"),
+    "paid": ("지급 완료", "Paid"),
+    "failed": ("실패", "Failed"),
+}
+CHANGE_LABELS = {
+    "pending": ("심사 중", "Waiting"),
+    "approved": ("승인됨", "Approved"),
+    "rejected": ("반려됨", "Rejected"),
+}
 
 
 def _labels(lang: str) -> dict[str, Any]:
@@ -341,10 +356,22 @@ def _labels(lang: str) -> dict[str, Any]:
         ko, en = STATUS_LABELS.get(status, (status, status))
         return en if lang == "en" else ko
 
+    def change_label(state: str) -> str:
+        ko, en = CHANGE_LABELS.get(state, (state, state))
+        return en if lang == "en" else ko
+
+    def settlement_label(state: str) -> str:
+        ko, en = SETTLEMENT_LABELS.get(state, (state, state))
+        return en if lang == "en" else ko
+
     return {
         "district_name": district_name,
         "category_name": category_name,
         "status_label": status_label,
+        "settlement_label": settlement_label,
+        "change_label": change_label,
+        "bank_name": lambda code: bank_name(code, lang),
+        "change_text": lambda mcc, district: category_and_district_names(mcc, district, lang),
         "districts": list(districts().values()),
         "categories": list(categories().values()),
     }
@@ -406,6 +433,12 @@ def me_page(request: Request, day: ShortText = None) -> Response:
         return RedirectResponse("/merchants/apply", status_code=303)
     values: dict[str, Any] = {"view": view, "qr": qr_svg(static_payload(view.code))}
     values["static_payload"] = static_payload(view.code)
+    edits = ShopEditService(request.app.state.context, service)
+    values.update(
+        bank_account=edits.own(user.id)["bank_account"],
+        changes=edits.own_changes(user.id)[:5],
+        banks=sorted(BANKS.items()),
+    )
     if view.status in PUBLIC_STATUSES:
         chosen = _day(day)
         series = service.daily_series(view.id, chosen)
@@ -429,7 +462,10 @@ def registrar_page(request: Request) -> Response:
     waiting += service.applications(MerchantStatus.REGISTERING)
     registered = service.applications(MerchantStatus.ACTIVE)
     registered += service.applications(MerchantStatus.SUSPENDED)
-    return _render(request, "registrar.html", waiting=waiting, registered=registered)
+    changes = ShopEditService(request.app.state.context, service).changes()
+    return _render(
+        request, "registrar.html", waiting=waiting, registered=registered, changes=changes
+    )
 
 
 @pages.get("/merchants/search", response_class=HTMLResponse)
@@ -466,6 +502,11 @@ def search_page(
 
 
 def register(app: FastAPI, context: PlatformContext) -> None:
-    """Add this feature's routes to the app."""
+    """Add this feature's routes to the app (the specific routers before `/{code}`)."""
+    from busanchain.merchants import payout_routes, shop_routes  # they use this module
+
+    app.include_router(shop_routes.api)
+    app.include_router(payout_routes.api)
     app.include_router(api)
     app.include_router(pages)
+    app.include_router(payout_routes.pages)

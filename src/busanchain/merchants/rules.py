@@ -84,6 +84,69 @@ def day_bounds_utc(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def bank_reference(day: date, settlement_id: int) -> str:
-    """The (simulated) bank transfer reference of a settlement: BNK-YYYYMMDD-000123."""
-    return f"BNK-{day:%Y%m%d}-{settlement_id:06d}"
+MAX_BANK_REFERENCE = 64
+_ACCOUNT_RE = re.compile(r"^[0-9][0-9-]{8,18}[0-9]$")
+# Korean bank codes (금융결제원 표준 은행코드) the city's transfer file may name.
+BANKS: dict[str, tuple[str, str]] = {
+    "002": ("KDB산업은행", "KDB"),
+    "003": ("IBK기업은행", "IBK"),
+    "004": ("KB국민은행", "KB Kookmin Bank"),
+    "011": ("NH농협은행", "NH Bank"),
+    "020": ("우리은행", "Woori Bank"),
+    "023": ("SC제일은행", "SC First Bank"),
+    "031": ("iM뱅크", "iM Bank"),
+    "032": ("부산은행", "Busan Bank"),
+    "034": ("광주은행", "Kwangju Bank"),
+    "039": ("경남은행", "Kyongnam Bank"),
+    "045": ("새마을금고", "MG Community Credit"),
+    "048": ("신협", "Shinhyup"),
+    "071": ("우체국", "Korea Post"),
+    "081": ("하나은행", "Hana Bank"),
+    "088": ("신한은행", "Shinhan Bank"),
+    "089": ("케이뱅크", "K bank"),
+    "090": ("카카오뱅크", "KakaoBank"),
+    "092": ("토스뱅크", "Toss Bank"),
+}
+
+
+def parse_bank_reference(value: object) -> str:
+    """A bank transfer reference as an official types it: 1-64 printable characters."""
+    text = str(value).strip() if value is not None else ""
+    if not text or len(text) > MAX_BANK_REFERENCE or not text.isprintable():
+        raise ValidationFailed(
+            "The bank transfer reference must be 1 to 64 printable characters.",
+            "은행 이체 참조번호는 1~64자의 출력 가능한 문자여야 합니다.",
+            field="bank_reference",
+        )
+    return text
+
+
+def parse_bank_account(bank_code: object, number: object) -> tuple[str, str]:
+    """(bank code, account digits) of a settlement account; hyphens are dropped."""
+    code = str(bank_code).strip()
+    if code not in BANKS:
+        raise ValidationFailed(
+            "Choose the bank from the list.", "은행을 목록에서 고르세요.", field="bank_code"
+        )
+    text = str(number).strip().replace(" ", "")
+    digits = text.replace("-", "")
+    if not _ACCOUNT_RE.match(text) or not 10 <= len(digits) <= 16:
+        raise ValidationFailed(
+            "An account number has 10 to 16 digits (hyphens allowed).",
+            "계좌번호는 10~16자리 숫자입니다(하이픈 가능).",
+            field="bank_account_number",
+        )
+    return code, digits
+
+
+def mask_account(number: str) -> str:
+    """An account number as pages show it: only the last four digits."""
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+def bank_name(code: str, lang: str) -> str:
+    """A bank's name in the page's language (the code itself when unknown)."""
+    names = BANKS.get(code)
+    if names is None:
+        return code
+    return names[1] if lang == "en" else names[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,7 +26,6 @@ from busanchain.idempotency.service import IdempotencyService, parse_key, reques
 from busanchain.keys.service import key_service_for
 from busanchain.merchants import repository as repo
 from busanchain.merchants.rules import (
-    bank_reference,
     business_day,
     business_number_hash,
     day_bounds_utc,
@@ -34,7 +33,12 @@ from busanchain.merchants.rules import (
     parse_business_number,
     parse_code,
 )
-from busanchain.merchants.tables import MerchantRecord, MerchantStatus, SettlementRecord
+from busanchain.merchants.tables import (
+    MerchantRecord,
+    MerchantStatus,
+    SettlementRecord,
+    SettlementState,
+)
 from busanchain.outbox.nonces import key_lock
 from busanchain.outbox.repository import OutboxRepository
 from busanchain.outbox.service import OutboxService, TxOutcome, crash_point
@@ -71,6 +75,7 @@ class MerchantView:
     business_number_tail: str = ""
     decision_note: str | None = None
     applied_at: datetime | None = None
+    customer_phone: str | None = None
 
     @classmethod
     def of(cls, record: MerchantRecord) -> MerchantView:
@@ -89,6 +94,7 @@ class MerchantView:
             record.business_number_tail,
             record.decision_note,
             record.applied_at,
+            record.customer_phone,
         )
 
     def shop_name(self, lang: str) -> str:
@@ -110,6 +116,7 @@ class MerchantView:
             "district_ko": district.name_ko if district else None,
             "district_en": district.name_en if district else None,
             "street_address": self.street_address,
+            "customer_phone": self.customer_phone,
             "wallet_address": self.wallet_address,
             "status": self.status,
         }
@@ -180,7 +187,15 @@ def _settlement_answer(record: SettlementRecord, outcome: TxOutcome | None) -> d
 
 
 def _settlement_status(state: str) -> int:
-    return {"paid": 200, "burned": 200, "failed": 422}.get(state, 202)
+    done = {SettlementState.PAID: 200, SettlementState.BURNED: 200, SettlementState.FAILED: 422}
+    return done.get(state, 202)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """A stored instant as ISO 8601 in UTC (SQLite hands timestamps back without a zone)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def settlement_dict(record: SettlementRecord) -> dict[str, Any]:
@@ -192,8 +207,9 @@ def settlement_dict(record: SettlementRecord) -> dict[str, Any]:
         "redemption_ref": record.redemption_ref,
         "bank_reference": record.bank_reference,
         "business_day": record.business_day.isoformat(),
-        "created_at": record.created_at.isoformat(),
-        "settled_at": record.settled_at.isoformat() if record.settled_at else None,
+        "created_at": iso_utc(record.created_at),
+        "settled_at": iso_utc(record.settled_at),
+        "paid_at": iso_utc(record.paid_at),
     }
 
 
@@ -636,10 +652,10 @@ class MerchantService:
         and the operator sends `permit` then `redeemFrom(holder, amount, redemptionRef)`:
         the operator pays the gas. Both transactions, the settlement row (state pending) and
         the idempotency claim commit together before anything is broadcast; the random
-        redemption reference burns at most once on chain. There is no real bank here: when
-        the burn is confirmed the settlement is marked "paid" with a generated transfer
-        reference (BNK-YYYYMMDD-000123), standing for the bank's instruction.
-        Answers: 200 paid, 202 pending (repeat the request to follow it), 422 failed.
+        redemption reference burns at most once on chain. When the burn is confirmed the
+        settlement is "burned" (awaiting transfer): the KRW is a bank transfer the city
+        makes, recorded by an official with the bank's reference (`PayoutService.mark_paid`).
+        Answers: 200 burned, 202 pending (repeat the request to follow it), 422 failed.
         """
         key = parse_key(idempotency_key)
         try:
@@ -666,7 +682,7 @@ class MerchantService:
             with key_lock(chain_id, self.operator.address):
                 stored = idem.run(scope, key, fingerprint, work)
             settlement_id = int(stored.body["settlement_id"])
-            if stored.replayed and stored.body.get("state") != "pending":
+            if stored.replayed and stored.body.get("state") != SettlementState.PENDING:
                 return stored.status_code, stored.body
             crash_point("after_outbox_commit")
             status, answer = self._settle(settlement_id)
@@ -689,7 +705,7 @@ class MerchantService:
                 merchant_id=view.id,
                 amount=amount,
                 redemption_ref="0x" + secrets.token_hex(32),
-                state="pending",
+                state=SettlementState.PENDING,
                 business_day=business_day(),
             ),
         )
@@ -775,12 +791,11 @@ class MerchantService:
         with self.context.unit_of_work() as session:
             record = repo.settlement(session, settlement_id)
             assert record is not None
-            if record.state == "pending" and burned:
-                record.state = "paid"
-                record.bank_reference = bank_reference(record.business_day, record.id)
+            if record.state == SettlementState.PENDING and burned:
+                record.state = SettlementState.BURNED  # the bank transfer is awaited
                 record.settled_at = utcnow()
-            elif record.state == "pending" and outcome.status not in OutboxState.OPEN:
-                record.state = "failed"
+            elif record.state == SettlementState.PENDING and outcome.status not in OutboxState.OPEN:
+                record.state = SettlementState.FAILED
                 record.revert_reason = (outcome.revert_reason or outcome.status)[:300]
             return _settlement_status(record.state), _settlement_answer(record, outcome)
 
@@ -799,21 +814,30 @@ class MerchantService:
         """Payments, refunds, net and redemptions of one KST business day.
 
         Payments count on their business day (state confirmed); refunds on the KST day they
-        were confirmed; redemptions on the KST day they were requested (burned ones only).
+        were confirmed; redemptions on the KST day they were requested. `redemptions` is
+        every redemption burned on chain (DigitalWon destroyed), whether or not its KRW
+        transfer was made; it splits exactly into `paid` (transfer recorded by an official)
+        and `awaiting_transfer` (burned, not paid yet). Pending and failed burns are left out.
         """
         start, end = day_bounds_utc(day)
         with self.context.unit_of_work() as session:
             record = self._record(session, merchant_id)
             count, gross = repo.payment_totals(session, merchant_id, day)
             refund_count, refunded = repo.refund_totals(session, merchant_id, start, end)
-            redeemed_count, redeemed = repo.redemption_totals(session, merchant_id, day)
+            redeemed = repo.redemption_totals(session, merchant_id, day)
+            paid, awaiting = redeemed[SettlementState.PAID], redeemed[SettlementState.BURNED]
             return {
                 "merchant_code": record.code,
                 "day": day.isoformat(),
                 "payments": {"count": count, "gross": gross},
                 "refunds": {"count": refund_count, "amount": refunded},
                 "net": gross - refunded,
-                "redemptions": {"count": redeemed_count, "amount": redeemed},
+                "redemptions": {
+                    "count": paid[0] + awaiting[0],
+                    "amount": paid[1] + awaiting[1],
+                },
+                "paid": {"count": paid[0], "amount": paid[1]},
+                "awaiting_transfer": {"count": awaiting[0], "amount": awaiting[1]},
             }
 
     def daily_series(

@@ -71,13 +71,14 @@ def load_allowance_demo(runtime: PlatformRuntime) -> list[str]:
     Runs after `load_demo_data`, whose users it reuses (merchant1 owns a shop, citizen1 and
     citizen2 are enrolled residents, "official" approves and disburses).
     """
-    from busanchain.merchants.demo import load_demo_merchants
+    from busanchain.merchants.demo import load_demo_merchants, load_demo_settlements
     from busanchain.programs.demo import load_demo_programs
 
     ids = {d.username: _existing_user_id(runtime, d.username) for d in DEMO_USERS}
     lines = load_demo_merchants(runtime.context, ids)
     lines += load_demo_programs(runtime.context, ids)
     lines += _demo_voucher_payments(runtime)
+    lines += load_demo_settlements(runtime.context, ids["merchant1"], ids["official"])
     return lines
 
 
