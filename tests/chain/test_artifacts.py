@@ -53,7 +53,8 @@ def test_artifacts_pin_cancun_and_optimizer() -> None:
 
 
 def test_only_own_contracts_get_artifacts() -> None:
-    assert artifact_names() == ["DigitalWon", "MerchantRegistry", "PolicyVoucher"]
+    names = ["DigitalWon", "Gallery", "MerchantRegistry", "PhotoNFT", "PolicyVoucher"]
+    assert artifact_names() == names
 
 
 def test_altered_source_is_reported_stale(repo_copy: Path) -> None:

@@ -15,7 +15,7 @@ from busanchain.chain.signing import signer_from_key
 from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY, Settings
 from busanchain.db.schema import create_schema
 from busanchain.deployment.repository import DeploymentRepository
-from busanchain.deployment.service import DeploymentService
+from busanchain.deployment.service import DEFAULT_PLANS, DeploymentService
 from busanchain.deployment.tables import ContractDeployment
 from busanchain.domain.errors import ConfigurationError, EvmVersionUnsupported
 from busanchain.outbox.service import OutboxService
@@ -69,7 +69,13 @@ def test_deploy_records_address_and_on_chain_code_hash(
     assert record.source_hash == load_artifact("DigitalWon").source_hash
     assert record.tx_hash.startswith("0x") and record.block_number > 0
     assert service.addresses(31337) == addresses
-    assert set(addresses) == {"DigitalWon", "MerchantRegistry", "PolicyVoucher"}
+    assert set(addresses) == {
+        "DigitalWon",
+        "MerchantRegistry",
+        "PolicyVoucher",
+        "PhotoNFT",
+        "Gallery",
+    }
     # The operator holds the issuer role, and decimals are 0.
     issuer_role = keccak(text="ISSUER_ROLE")
     has_role = _call(
@@ -110,7 +116,7 @@ def test_wiped_contract_is_redeployed(
     assert record.address == new
     assert record.code_hash == runtime_code_hash(_code(service, new))
     with context.unit_of_work() as session:
-        assert len(DeploymentRepository(session).on_chain(31337)) == 3
+        assert len(DeploymentRepository(session).on_chain(31337)) == len(DEFAULT_PLANS)
 
 
 def test_voucher_points_at_the_token_and_registry(service: DeploymentService) -> None:
@@ -195,3 +201,10 @@ def test_pre_cancun_chain_is_refused_before_any_transaction(
     assert service.outbox.client.nonce(OPERATOR.address) == 0
     assert _outbox_count(shanghai_context) == 0
     assert service.addresses(31337) == {}
+
+
+def test_gallery_points_at_the_token_and_the_photo_nft(service: DeploymentService) -> None:
+    addresses = service.deploy_all(OPERATOR)
+    gallery = addresses["Gallery"]
+    assert "0x" + _call(service, gallery, "token()")[-20:].hex() == addresses["DigitalWon"].lower()
+    assert "0x" + _call(service, gallery, "nft()")[-20:].hex() == addresses["PhotoNFT"].lower()

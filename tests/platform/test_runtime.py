@@ -101,7 +101,13 @@ def test_kill_9_of_the_platform_keeps_everything(tmp_path: Path, database_url: s
     assert len(code) > 1000  # DigitalWon's code is on chain
     contracts = info["contracts"]
     assert isinstance(contracts, dict)
-    assert set(contracts) == {"DigitalWon", "MerchantRegistry", "PolicyVoucher"}
+    assert set(contracts) == {
+        "DigitalWon",
+        "MerchantRegistry",
+        "PolicyVoucher",
+        "PhotoNFT",
+        "Gallery",
+    }
     for address in contracts.values():
         assert len(client.request("eth_getCode", [address, "latest"])) > 1000
     holders = httpx.get(f"{settings.web_url}/api/explorer/overview", timeout=5)

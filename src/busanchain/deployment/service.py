@@ -65,6 +65,20 @@ def _voucher_args(operator: str, earlier: Mapping[str, str]) -> tuple[Any, ...]:
     return (operator, earlier["DigitalWon"], earlier["MerchantRegistry"], operator)
 
 
+GALLERY_FEE_BPS = 250  # 2.5% platform fee; the contract caps it (MAX_FEE_BPS)
+
+
+def _gallery_args(operator: str, earlier: Mapping[str, str]) -> tuple[Any, ...]:
+    return (
+        operator,
+        earlier["DigitalWon"],
+        earlier["PhotoNFT"],
+        operator,
+        GALLERY_FEE_BPS,
+        operator,
+    )
+
+
 # Order matters: a plan may use the addresses of the plans before it.
 # DigitalWon(admin): the operator becomes admin, issuer and pauser.
 # MerchantRegistry(admin): the operator becomes admin and registrar.
@@ -77,6 +91,16 @@ DEFAULT_PLANS: tuple[ContractPlan, ...] = (
         ("address", "address", "address", "address"),
         _voucher_args,
         depends_on=("DigitalWon", "MerchantRegistry"),
+    ),
+    # PhotoNFT(admin): the operator becomes admin and studio admin (grants studios' minter role).
+    ContractPlan("PhotoNFT", ("address",), _operator_is_admin),
+    # Gallery(admin, token, nft, feeRecipient, feeBps, matcher): the operator is admin,
+    # moderator, fee recipient and the matcher that co-signs fills (off-chain cancels).
+    ContractPlan(
+        "Gallery",
+        ("address", "address", "address", "address", "uint256", "address"),
+        _gallery_args,
+        depends_on=("DigitalWon", "PhotoNFT"),
     ),
 )
 

@@ -1,0 +1,1 @@
+"""The digital art gallery: the Gallery market contract's bindings (signed orders, auctions)."""
