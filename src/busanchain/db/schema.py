@@ -21,6 +21,7 @@ TABLE_MODULES = (
     "busanchain.programs.tables",
     "busanchain.payments.tables",
     "busanchain.reports.tables",
+    "busanchain.studio.tables",
 )
 
 

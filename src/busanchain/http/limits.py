@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1_000_000
+# Photo uploads (multipart, several camera files): a larger cap on that one path only.
+UPLOAD_MAX_BYTES = 64_000_000
+UPLOAD_PATH = re.compile(r"^/api/studio/sessions/[0-9]+/photos$")
 
 
 class BodyTooLarge(Exception):
@@ -26,7 +30,8 @@ class BodySizeLimit:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        limit = UPLOAD_MAX_BYTES if UPLOAD_PATH.match(scope.get("path", "")) else self.max_bytes
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self._reject(scope, send)
             return
         seen = 0
@@ -37,7 +42,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge
             return message
 

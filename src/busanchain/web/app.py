@@ -30,6 +30,7 @@ FEATURES = (
     "payments",
     "reports",
     "activation",
+    "studio",
 )
 
 SRC = Path(__file__).resolve().parent.parent

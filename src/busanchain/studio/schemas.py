@@ -1,0 +1,52 @@
+"""Request bodies of the studio API (answers are the service's JSON-ready dicts)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StudioIn(_Body):
+    """Register a studio."""
+
+    name_ko: str = Field(max_length=100)
+    name_en: str | None = Field(default=None, max_length=100)
+    business_number: str = Field(max_length=20)
+    default_royalty_bps: int = Field(default=500, ge=0, le=1_000)
+
+
+class DecisionIn(_Body):
+    """A platform admin's note on a decision."""
+
+    note: str | None = Field(default=None, max_length=300)
+
+
+class PhotographerIn(_Body):
+    """Add a photographer; `account` links a platform username (royalties go to its wallet)."""
+
+    name: str = Field(max_length=100)
+    royalty_bps: int | None = Field(default=None, ge=0, le=1_000)
+    account: str | None = Field(default=None, max_length=100)
+
+
+class SessionIn(_Body):
+    """Open a shooting session, named by a code (no personal data)."""
+
+    code: str = Field(max_length=32)
+    photographer_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+
+
+class ClaimIn(_Body):
+    """Claim a photo with its code; `to` defaults to the caller's custodial wallet."""
+
+    code: str = Field(max_length=70)
+    to: str | None = Field(default=None, max_length=42)
+
+
+class PublishIn(_Body):
+    """Publish (true) or make private again (false)."""
+
+    published: bool
