@@ -271,3 +271,31 @@ def test_claim_to_a_linked_external_wallet(service: StudioService, world: Studio
     assert service.content(citizen, photo["cid"]).data  # the linked wallet's owner may see it
     with pytest.raises(ValidationFailed):  # the platform cannot sign for an external wallet
         service.publish(citizen, photo["id"], True)
+
+
+def test_a_claim_cut_off_by_a_crash_is_finished_after_restart(
+    service: StudioService, world: StudioWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's transaction is in the outbox but the node lost it (and the answer was
+    202): the recovery pass on the next start rebroadcasts it and records the owner."""
+    photo = upload_one(service, world, 61)
+    _, issued = service.issue(world.owner_id, photo["id"], "issue-crash-001")
+    citizen = user(service.context, "crash-claimer", Role.CITIZEN)
+    client = service.outbox.client
+    monkeypatch.setattr("busanchain.studio.service.WAIT_FOR_RECEIPT_S", 0.3)
+    client.request("evm_setAutomine", [False])
+    try:
+        status, pending = service.claim(citizen, issued["claim_code"], None, "claim-crash-01")
+        assert status == 202 and pending["state"] == "claiming"
+        client.request("anvil_dropAllTransactions", [])  # the node forgot it
+    finally:
+        client.request("evm_setAutomine", [True])
+    monkeypatch.setattr("busanchain.studio.service.WAIT_FOR_RECEIPT_S", 10.0)
+    restarted = StudioService(service.context)
+    assert restarted.resume_pending() == 1
+    [mine] = restarted.my_photos(citizen)
+    assert mine["state"] == "claimed" and mine["owner_address"] == address_of(
+        service.context, citizen
+    )
+    assert restarted._read("ownerOf", [mine["token_id"]]) == mine["owner_address"]
+    assert restarted.resume_pending() == 0  # nothing left in flight

@@ -143,6 +143,7 @@ class PlatformRuntime:
 
         self._spawn("payments-relayer", run_relayer, self.context, self._stop)
         self._spawn("programs-recovery", _recover_programs, self.context)
+        self._spawn("studio-recovery", _recover_studio, self.context)
 
     def _spawn(self, name: str, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
@@ -204,6 +205,17 @@ def _recover_programs(context: PlatformContext) -> None:
         log.info("recovery: %s program(s) finished, %s round(s) resumed", finished, len(resumed))
     except Exception:  # a background thread must log, not die silently
         log.exception("recovery of programs and rounds failed; run `busanchain programs resume`")
+
+
+def _recover_studio(context: PlatformContext) -> None:
+    """After a restart: finish photo claims and publication changes a crash cut off."""
+    from busanchain.studio.service import studio_service_for
+
+    try:
+        looked_at = studio_service_for(context).resume_pending()
+        log.info("recovery: %s photo(s) with transactions in flight re-checked", looked_at)
+    except Exception:  # a background thread must log, not die silently
+        log.exception("recovery of photo claims failed; it is retried on the next start")
 
 
 def runtime_file(settings: Settings) -> Path:

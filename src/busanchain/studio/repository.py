@@ -137,3 +137,14 @@ def user_id_by_username(session: Session, username: str) -> int | None:
     """The id of the account with this username (or e-mail), if any."""
     record = accounts_repo.user_by_login(session, username)
     return record.id if record else None
+
+
+def photos_with_open_transactions(session: Session) -> Sequence[PhotoRecord]:
+    """Photos whose claim is being mined, or with a publication change recorded (to re-check)."""
+    return session.scalars(
+        select(PhotoRecord)
+        .where(
+            (PhotoRecord.state == PhotoState.CLAIMING) | PhotoRecord.publish_entry_id.is_not(None)
+        )
+        .order_by(PhotoRecord.id)
+    ).all()

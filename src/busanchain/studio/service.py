@@ -1089,6 +1089,8 @@ class StudioService:
             record = repo.photo(session, photo_id, lock=True)
             assert record is not None
             self._set_visibility(session, record, on_chain)
+            if on_chain == published:
+                record.publish_entry_id = None  # settled: nothing left for recovery
             return (200 if on_chain == published else 202), photo_dict(record)
 
     def _still_open(self, entry_id: int) -> bool:
@@ -1145,6 +1147,32 @@ class StudioService:
                 record.owner_address = owner
             if record.published != published:
                 self._set_visibility(session, record, published)
+
+    def resume_pending(self) -> int:
+        """After a restart: finish claims and publication changes a crash left in flight.
+
+        A claim in state `claiming` is followed to its receipt (rebroadcast if the node lost
+        it); a publication change is settled and the photo's owner and visibility are read
+        back from the chain. Returns how many photos were looked at. Idempotent.
+        """
+        with self.context.unit_of_work() as session:
+            pending = [
+                (p.id, p.state, p.publish_entry_id)
+                for p in repo.photos_with_open_transactions(session)
+            ]
+        for photo_id, state, publish_entry in pending:
+            if state == PhotoState.CLAIMING:
+                self._settle_claim(photo_id)
+            if publish_entry is not None and not self._still_open(publish_entry):
+                self._clear_publish_entry(photo_id, publish_entry)
+            self.sync_token(photo_id)
+        return len(pending)
+
+    def _clear_publish_entry(self, photo_id: int, entry_id: int) -> None:
+        with self.context.unit_of_work() as session:
+            record = repo.photo(session, photo_id, lock=True)
+            if record is not None and record.publish_entry_id == entry_id:
+                record.publish_entry_id = None
 
     @staticmethod
     def _set_visibility(session: Session, record: PhotoRecord, published: bool) -> None:
