@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +22,14 @@ from sqlalchemy.orm import Session
 from busanchain.domain.errors import ConfigurationError
 from busanchain.explorer import repository
 from busanchain.explorer.decoder import DIGITAL_WON, ContractBook, parse_transfer
+from busanchain.explorer.nft import GALLERY, PHOTO_NFT, nft_event, resolve_auctions
 from busanchain.explorer.repository import BlockRows
 from busanchain.explorer.source import BlockSource, RpcBlock, RpcReceipt, hex_int
 from busanchain.explorer.tables import (
     IndexedBlock,
     IndexedLog,
     IndexedTransaction,
+    NftEvent,
     TokenTransfer,
 )
 from busanchain.platform.context import PlatformContext
@@ -135,7 +137,7 @@ class ChainIndexer:
             for rows in prepared:
                 if stored.get(rows.block.number) != rows.block.hash:
                     break  # the chain moved on: step() rolls back first
-                repository.store_block(session, rows)
+                _store_block(session, rows)
                 done += 1
         return done
 
@@ -223,7 +225,7 @@ class ChainIndexer:
             if current_ref != tip_ref:
                 return  # another indexer moved the tip meanwhile; the next step re-checks
             for rows in prepared:
-                repository.store_block(session, rows)
+                _store_block(session, rows)
             last = prepared[-1].block
             repository.save_cursor(session, chain_id, last.number, last.hash)
         report.indexed = len(prepared)
@@ -251,6 +253,9 @@ class ChainIndexer:
                 transfer = self._transfer_row(log_row)
                 if transfer is not None:
                     rows.transfers.append(transfer)
+                event = nft_event(log_row, self._nft_role(log_row.address))
+                if event is not None:
+                    rows.nft_events.append(event)
         return rows
 
     @staticmethod
@@ -326,6 +331,13 @@ class ChainIndexer:
             amount=str(transfer.amount),
         )
 
+    def _nft_role(self, address: str) -> str | None:
+        """PHOTO_NFT or GALLERY when `address` is the platform's contract of that name."""
+        name = self.book.name_of(address)
+        if name not in (PHOTO_NFT, GALLERY) or self.book.address_of(name) != address:
+            return None
+        return name
+
     # ---- re-decoding --------------------------------------------------------------------
 
     def _redecode(self, session: Session, address: str, name: str) -> int:
@@ -336,7 +348,13 @@ class ChainIndexer:
             tx.function_name = call.name if call else None
             tx.function_args = call.args_json() if call else None
             changed += 1
-        for row in session.scalars(select(IndexedLog).where(IndexedLog.address == address)):
+        stmt_logs = (
+            select(IndexedLog)
+            .where(IndexedLog.address == address)
+            .order_by(IndexedLog.block_number, IndexedLog.log_index)
+        )
+        nft_events: list[NftEvent] = []
+        for row in session.scalars(stmt_logs).all():
             event = self.book.decode_log(address, json.loads(row.topics), row.data)
             row.event_name = event.name if event else None
             row.event_args = event.args_json() if event else None
@@ -344,9 +362,29 @@ class ChainIndexer:
                 transfer = self._transfer_row(row)
                 if transfer is not None:
                     session.merge(transfer)
+            nft = nft_event(row, self._nft_role(address))
+            if nft is not None:
+                nft_events.append(nft)
             changed += 1
+        for nft in resolve_auctions(nft_events, _auction_lookup(session)):
+            session.merge(nft)
         session.flush()
         return changed
+
+
+def _auction_lookup(session: Session) -> Callable[[str, Sequence[str]], dict[str, str]]:
+    """Token ids of auctions already in the index, for `resolve_auctions`."""
+
+    def lookup(contract: str, auction_ids: Sequence[str]) -> dict[str, str]:
+        return repository.auction_tokens(session, contract, auction_ids)
+
+    return lookup
+
+
+def _store_block(session: Session, rows: BlockRows) -> None:
+    """Store one block, first giving auction bids and settlements their token ids."""
+    rows.nft_events = resolve_auctions(rows.nft_events, _auction_lookup(session))
+    repository.store_block(session, rows)
 
 
 def _status(receipt: RpcReceipt) -> int:

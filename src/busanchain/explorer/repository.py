@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from busanchain.explorer.tables import (
     IndexedLog,
     IndexedTransaction,
     IndexerCursor,
+    NftEvent,
     TokenTransfer,
 )
 
@@ -27,6 +28,7 @@ class BlockRows:
     transactions: list[IndexedTransaction]
     logs: list[IndexedLog]
     transfers: list[TokenTransfer]
+    nft_events: list[NftEvent] = field(default_factory=list)
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -47,12 +49,12 @@ def hashes_at(session: Session, numbers: Sequence[int]) -> dict[int, str]:
 def store_block(session: Session, rows: BlockRows) -> None:
     """Insert a block with its rows; if the same block is stored already, upsert each row.
 
-    Rows are upserted by primary key (block by number, transaction by hash, log and
-    transfer by (block hash, log index)) with select-then-insert-or-update, which is
+    Rows are upserted by primary key (block by number, transaction by hash, log, transfer
+    and NFT event by (block hash, log index)) with select-then-insert-or-update, which is
     portable between SQLite and PostgreSQL and leaves an unchanged row unchanged.
     """
     existing = session.get(IndexedBlock, rows.block.number)
-    everything = [rows.block, *rows.transactions, *rows.logs, *rows.transfers]
+    everything = [rows.block, *rows.transactions, *rows.logs, *rows.transfers, *rows.nft_events]
     if existing is None:
         session.add_all(everything)
     else:
@@ -64,10 +66,21 @@ def store_block(session: Session, rows: BlockRows) -> None:
 def delete_above(session: Session, number: int) -> int:
     """Delete every block above `number` and all that belongs to it; returns blocks deleted."""
     session.execute(delete(TokenTransfer).where(TokenTransfer.block_number > number))
+    session.execute(delete(NftEvent).where(NftEvent.block_number > number))
     session.execute(delete(IndexedLog).where(IndexedLog.block_number > number))
     session.execute(delete(IndexedTransaction).where(IndexedTransaction.block_number > number))
     result = session.execute(delete(IndexedBlock).where(IndexedBlock.number > number))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def auction_tokens(session: Session, contract: str, auction_ids: Sequence[str]) -> dict[str, str]:
+    """Token ids of indexed auctions of one Gallery, by auction id (unknown ids are absent)."""
+    stmt = select(NftEvent.auction_id, NftEvent.token_id).where(
+        NftEvent.contract == contract,
+        NftEvent.kind == "auction_created",
+        NftEvent.auction_id.in_(auction_ids),
+    )
+    return {str(auction_id): token_id for auction_id, token_id in session.execute(stmt)}
 
 
 def get_cursor(session: Session) -> IndexerCursor | None:
@@ -203,3 +216,83 @@ def count_address_transfers(session: Session, address: str) -> int:
 def count_blocks(session: Session) -> int:
     """How many blocks are stored."""
     return int(session.scalar(select(func.count()).select_from(IndexedBlock)) or 0)
+
+
+# ---- NFT provenance ----------------------------------------------------------------------
+
+
+def token_events(
+    session: Session, contracts: Sequence[str], token_id: str, limit: int, offset: int
+) -> list[tuple[NftEvent, int | None]]:
+    """A token's events from the given contracts in chain order, with their block times."""
+    stmt = (
+        select(NftEvent, IndexedBlock.timestamp)
+        .join(IndexedBlock, IndexedBlock.number == NftEvent.block_number, isouter=True)
+        .where(NftEvent.token_id == token_id, NftEvent.contract.in_(contracts))
+        .order_by(NftEvent.block_number, NftEvent.log_index)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(event, timestamp) for event, timestamp in session.execute(stmt)]
+
+
+def count_token_events(session: Session, contracts: Sequence[str], token_id: str) -> int:
+    """How many indexed events a token has."""
+    stmt = (
+        select(func.count())
+        .select_from(NftEvent)
+        .where(NftEvent.token_id == token_id, NftEvent.contract.in_(contracts))
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def last_token_event(
+    session: Session, contracts: Sequence[str], token_id: str, kinds: Sequence[str]
+) -> NftEvent | None:
+    """The newest event of one of `kinds` for a token."""
+    stmt = (
+        select(NftEvent)
+        .where(
+            NftEvent.token_id == token_id,
+            NftEvent.contract.in_(contracts),
+            NftEvent.kind.in_(kinds),
+        )
+        .order_by(NftEvent.block_number.desc(), NftEvent.log_index.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def token_sales(session: Session, contract: str, token_id: str) -> list[NftEvent]:
+    """A token's sales in chain order (amounts are decimal text: summed in Python)."""
+    stmt = (
+        select(NftEvent)
+        .where(NftEvent.token_id == token_id, NftEvent.contract == contract)
+        .where(NftEvent.kind == "sale")
+        .order_by(NftEvent.block_number, NftEvent.log_index)
+    )
+    return list(session.scalars(stmt))
+
+
+def _nft_moves(address: str, contracts: Sequence[str]) -> ColumnElement[bool]:
+    touches = or_(NftEvent.from_address == address, NftEvent.to_address == address)
+    return touches & NftEvent.contract.in_(contracts)
+
+
+def address_nft_events(
+    session: Session, address: str, contracts: Sequence[str], limit: int
+) -> list[NftEvent]:
+    """The newest NFT events from or to an address."""
+    stmt = (
+        select(NftEvent)
+        .where(_nft_moves(address, contracts))
+        .order_by(NftEvent.block_number.desc(), NftEvent.log_index.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_address_nft_events(session: Session, address: str, contracts: Sequence[str]) -> int:
+    """How many NFT events touch an address."""
+    stmt = select(func.count()).select_from(NftEvent).where(_nft_moves(address, contracts))
+    return int(session.scalar(stmt) or 0)

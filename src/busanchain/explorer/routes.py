@@ -13,6 +13,8 @@ from busanchain.explorer.schemas import (
     AddressDetail,
     BlockDetail,
     BlockList,
+    NftProvenance,
+    NftSummary,
     Overview,
     SearchResult,
     TxDetail,
@@ -23,6 +25,7 @@ from busanchain.platform.context import PlatformContext
 
 KST = timedelta(hours=9)
 PAGE_LIMIT = 10**6
+MAX_PAGE_EVENTS = 1000
 
 
 def _kst(moment: datetime | None) -> str:
@@ -76,6 +79,12 @@ def page_router(service: ExplorerService) -> APIRouter:
         detail = service.address(address, tx_page=tx_page, transfer_page=transfer_page)
         return _page(request, "address.html", detail=detail)
 
+    @router.get("/explorer/nft/{token_id}", response_class=HTMLResponse)
+    def nft(request: Request, token_id: str) -> Response:
+        summary = service.nft(token_id)
+        history = service.provenance(summary.token_id, limit=MAX_PAGE_EVENTS)
+        return _page(request, "nft.html", nft=summary, history=history)
+
     @router.get("/explorer/search", response_class=HTMLResponse)
     def search(request: Request, q: str = Query("", max_length=200)) -> Response:
         try:
@@ -124,6 +133,21 @@ def api_router(service: ExplorerService) -> APIRouter:
     ) -> AddressDetail:
         """An address: live DigitalWon balance, transactions and DigitalWon transfers."""
         return service.address(address, tx_page, transfer_page, per_page)
+
+    @router.get("/nfts/{token_id}", responses={404: {}, 422: {}})
+    def nft(token_id: str) -> NftSummary:
+        """A PhotoNFT from the index: current owner, studio, sales and royalties paid."""
+        return service.nft(token_id)
+
+    @router.get("/nfts/{token_id}/provenance", responses={404: {}, 422: {}})
+    def provenance(
+        token_id: str,
+        limit: int = Query(200, ge=1, le=1000),
+        offset: int = Query(0, ge=0, le=PAGE_LIMIT),
+    ) -> NftProvenance:
+        """A PhotoNFT's history oldest first: claim, mint, transfers, sales (with royalty and
+        fee), auctions, bids, publication and freezes, each with block, time and tx hash."""
+        return service.provenance(token_id, limit, offset)
 
     @router.get("/search", responses={404: {}, 422: {}})
     def search(q: str = Query(..., max_length=200)) -> SearchResult:

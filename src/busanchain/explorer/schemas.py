@@ -124,6 +124,66 @@ class TokenBalance(BaseModel):
     balance: str | None = Field(description="Whole won; null when the chain could not be read")
 
 
+class NftEventOut(BaseModel):
+    """One step in a PhotoNFT's provenance (amounts in whole won, decimal text)."""
+
+    token_id: str
+    kind: str = Field(
+        description="claim, mint, transfer, publish, unpublish, sale, auction_created, bid, "
+        "auction_settled, auction_cancelled, frozen, unfrozen or appealed"
+    )
+    block_number: int
+    log_index: int
+    tx_hash: str
+    time: datetime | None = Field(description="Block time (null if the block is not indexed)")
+    contract: str = Field(description="The emitting contract (PhotoNFT or Gallery)")
+    contract_name: str | None
+    from_address: str | None = Field(
+        description="Previous owner, seller, bidder, studio (claim) or moderator"
+    )
+    to_address: str | None = Field(description="New owner, buyer or auction winner")
+    price: str | None = Field(description="Sale price, bid, winning bid or auction reserve")
+    royalty: str | None = Field(description="Royalty paid out of a sale (ERC-2981, capped)")
+    royalty_receiver: str | None
+    fee: str | None = Field(description="Platform fee paid out of a sale")
+    sale_kind: str | None = Field(description="listing, offer or auction (sales only)")
+    auction_id: str | None
+    ref: str | None = Field(
+        description="Order hash or auction id (sale), content hash (claim), reason code (frozen)"
+    )
+
+
+class NftProvenance(BaseModel):
+    """A token's indexed events, oldest first."""
+
+    token_id: str
+    nft_contract: str
+    total: int
+    offset: int
+    limit: int
+    events: list[NftEventOut]
+
+
+class NftSummary(BaseModel):
+    """A PhotoNFT as the index sees it (blocks up to the indexed tip)."""
+
+    token_id: str
+    nft_contract: str
+    minted: bool
+    studio: str | None = Field(description="The studio whose voucher minted the token")
+    owner: str | None = Field(description="Current owner (the Gallery while in an auction)")
+    in_auction: bool = Field(description="True while the Gallery holds the token in escrow")
+    published: bool
+    frozen: bool
+    sales: int
+    volume: str = Field(description="Sum of sale prices, whole won")
+    royalties_paid: str = Field(description="Sum of royalties paid, whole won")
+    fees_paid: str = Field(description="Sum of platform fees paid, whole won")
+    last_sale_price: str | None
+    events: int
+    provenance_url: str
+
+
 class AddressDetail(BaseModel):
     """An address with its DigitalWon balance and its history."""
 
@@ -132,6 +192,10 @@ class AddressDetail(BaseModel):
     digital_won: TokenBalance
     transactions: TxPage
     transfers: TransferPage
+    nft_events: list[NftEventOut] = Field(
+        default_factory=list, description="Newest PhotoNFT events from or to the address"
+    )
+    nft_event_total: int = 0
 
 
 class ChartPoint(BaseModel):

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -22,6 +23,7 @@ from busanchain.domain.addresses import parse_address, parse_tx_hash
 from busanchain.domain.errors import BusanchainError, ChainError, NotFound, ValidationFailed
 from busanchain.explorer import repository
 from busanchain.explorer.decoder import DIGITAL_WON, ContractBook
+from busanchain.explorer.nft import GALLERY, PHOTO_NFT
 from busanchain.explorer.schemas import (
     AddressDetail,
     BlockDetail,
@@ -30,6 +32,9 @@ from busanchain.explorer.schemas import (
     ChartPoint,
     DecodedArg,
     EventOut,
+    NftEventOut,
+    NftProvenance,
+    NftSummary,
     Overview,
     SearchResult,
     TokenBalance,
@@ -43,6 +48,7 @@ from busanchain.explorer.tables import (
     IndexedBlock,
     IndexedLog,
     IndexedTransaction,
+    NftEvent,
     TokenTransfer,
 )
 from busanchain.platform.context import PlatformContext
@@ -54,6 +60,10 @@ MAX_PER_PAGE = 100
 MAX_BLOCK_NUMBER = 2**63 - 1
 BALANCE_OF = bytes.fromhex("70a08231")
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
+_TOKEN_ID = re.compile(r"^[0-9]{1,78}$")
+MAX_TOKEN_ID = 2**256 - 1
+MAX_PROVENANCE = 1000
+ADDRESS_NFT_EVENTS = 25
 
 BookProvider = Callable[[], ContractBook]
 
@@ -107,6 +117,52 @@ def _time(timestamp: int) -> datetime:
 
 def _args(text: str | None) -> list[DecodedArg] | None:
     return [DecodedArg(**item) for item in json.loads(text)] if text else None
+
+
+def parse_token_id(text: str) -> str:
+    """A token id as canonical decimal text (uint256).
+
+    Raises:
+        ValidationFailed: Not a decimal number from 0 to 2**256 - 1.
+    """
+    value = (text or "").strip()
+    if not _TOKEN_ID.match(value) or int(value) > MAX_TOKEN_ID:
+        raise ValidationFailed(
+            "A token id is a whole number from 0 to 2^256 - 1.",
+            "토큰 번호는 0부터 2^256 - 1까지의 정수입니다.",
+        )
+    return str(int(value))
+
+
+def _nft_contracts(book: ContractBook) -> tuple[str, list[str]]:
+    """The PhotoNFT address and the contracts whose events make up provenance.
+
+    Raises:
+        NotFound: PhotoNFT is not deployed on this chain.
+    """
+    nft = book.address_of(PHOTO_NFT)
+    if nft is None:
+        raise NotFound(
+            "PhotoNFT is not deployed on this chain.",
+            "이 체인에는 PhotoNFT 컨트랙트가 배포되지 않았습니다.",
+        )
+    gallery = book.address_of(GALLERY)
+    return nft, [nft] if gallery is None else [nft, gallery]
+
+
+class _LatestOf:
+    """The newest event of given kinds for one token (for the summary)."""
+
+    def __init__(self, session: Session, contracts: list[str], token_id: str) -> None:
+        self.session, self.contracts, self.token_id = session, contracts, token_id
+
+    def __call__(self, *kinds: str) -> NftEvent | None:
+        """The newest event of one of `kinds`, or None."""
+        return repository.last_token_event(self.session, self.contracts, self.token_id, kinds)
+
+
+def _sum(values: list[str | None]) -> str:
+    return str(sum(int(v) for v in values if v))
 
 
 class ExplorerService:
@@ -228,7 +284,80 @@ class ExplorerService:
                     total=repository.count_address_transfers(session, checksummed),
                     items=[self._transfer(m) for m in moves],
                 ),
+                **self._address_nft_events(session, book, checksummed),
             )
+
+    # ---- NFT provenance -----------------------------------------------------------------
+
+    def provenance(self, token_id: str, limit: int = 200, offset: int = 0) -> NftProvenance:
+        """A PhotoNFT's indexed history, oldest first: claim, mint, transfers, sales, auctions.
+
+        Args:
+            token_id: Decimal token id.
+            limit: How many events (1 to 1000).
+            offset: Events to skip (for paging).
+
+        Raises:
+            ValidationFailed: Not a token id.
+            NotFound: PhotoNFT is not deployed, or the token has no indexed event.
+        """
+        wanted = parse_token_id(token_id)
+        limit, offset = max(1, min(limit, MAX_PROVENANCE)), max(0, offset)
+        book = self._books()
+        nft, contracts = _nft_contracts(book)
+        with self.context.unit_of_work() as session:
+            total = repository.count_token_events(session, contracts, wanted)
+            if total == 0:
+                raise self._no_token()
+            rows = repository.token_events(session, contracts, wanted, limit, offset)
+            events = [self._nft_event(e, book, ts) for e, ts in rows]
+        return NftProvenance(
+            token_id=wanted, nft_contract=nft, total=total, offset=offset, limit=limit,
+            events=events,
+        )  # fmt: skip
+
+    def nft(self, token_id: str) -> NftSummary:
+        """A PhotoNFT from the index: owner, studio, sales, royalties and fees paid.
+
+        Raises:
+            ValidationFailed: Not a token id.
+            NotFound: PhotoNFT is not deployed, or the token has no indexed event.
+        """
+        wanted = parse_token_id(token_id)
+        nft, contracts = _nft_contracts(book := self._books())
+        gallery = book.address_of(GALLERY)
+        with self.context.unit_of_work() as session:
+            events = repository.count_token_events(session, contracts, wanted)
+            if events == 0:
+                raise self._no_token()
+            last = _LatestOf(session, contracts, wanted)
+            owner_row, claim = last("mint", "transfer"), last("claim")
+            published, frozen = last("publish", "unpublish"), last("frozen", "unfrozen")
+            sales = repository.token_sales(session, gallery, wanted) if gallery else []
+            owner = owner_row.to_address if owner_row else None
+            return NftSummary(
+                token_id=wanted,
+                nft_contract=nft,
+                minted=last("mint") is not None,
+                studio=claim.from_address if claim else None,
+                owner=owner,
+                in_auction=owner is not None and owner == gallery,
+                published=published is not None and published.kind == "publish",
+                frozen=frozen is not None and frozen.kind == "frozen",
+                sales=len(sales),
+                volume=_sum([s.price for s in sales]),
+                royalties_paid=_sum([s.royalty for s in sales]),
+                fees_paid=_sum([s.fee for s in sales]),
+                last_sale_price=sales[-1].price if sales else None,
+                events=events,
+                provenance_url=f"/api/explorer/nfts/{wanted}/provenance",
+            )
+
+    @staticmethod
+    def _no_token() -> NotFound:
+        return NotFound(
+            "No event of this token is indexed.", "이 토큰의 기록이 색인되어 있지 않습니다."
+        )
 
     def search(self, query: str) -> SearchResult:
         """Where a query leads: a block number, a transaction or block hash, or an address.
@@ -347,6 +476,42 @@ class ExplorerService:
             args=_args(row.event_args),
             topics=json.loads(row.topics),
             data=row.data,
+        )
+
+    def _address_nft_events(
+        self, session: Session, book: ContractBook, address: str
+    ) -> dict[str, Any]:
+        """The newest NFT events from or to an address (none when PhotoNFT is not deployed)."""
+        try:
+            _, contracts = _nft_contracts(book)
+        except NotFound:
+            return {}
+        rows = repository.address_nft_events(session, address, contracts, ADDRESS_NFT_EVENTS)
+        return {
+            "nft_events": [self._nft_event(e, book) for e in rows],
+            "nft_event_total": repository.count_address_nft_events(session, address, contracts),
+        }
+
+    @staticmethod
+    def _nft_event(row: NftEvent, book: ContractBook, timestamp: int | None = None) -> NftEventOut:
+        return NftEventOut(
+            token_id=row.token_id,
+            kind=row.kind,
+            block_number=row.block_number,
+            log_index=row.log_index,
+            tx_hash=row.tx_hash,
+            time=_time(timestamp) if timestamp is not None else None,
+            contract=row.contract,
+            contract_name=book.name_of(row.contract),
+            from_address=row.from_address,
+            to_address=row.to_address,
+            price=row.price,
+            royalty=row.royalty,
+            royalty_receiver=row.royalty_receiver,
+            fee=row.fee,
+            sale_kind=row.sale_kind,
+            auction_id=row.auction_id,
+            ref=row.ref,
         )
 
     @staticmethod

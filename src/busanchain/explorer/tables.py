@@ -1,4 +1,4 @@
-"""Tables of the chain index: blocks, transactions, logs, token transfers and the cursor.
+"""Tables of the chain index: blocks, transactions, logs, token transfers, NFT events, cursor.
 
 The index holds exactly one canonical chain: a block is keyed by its number, and on a reorg
 everything above the common ancestor is deleted and indexed again. Logs and token transfers
@@ -103,6 +103,42 @@ class TokenTransfer(Base):
     from_address: Mapped[str] = mapped_column(ADDRESS)
     to_address: Mapped[str] = mapped_column(ADDRESS)
     amount: Mapped[str] = mapped_column(UINT256)
+
+
+class NftEvent(Base):
+    """One step in a PhotoNFT's history, from the PhotoNFT or Gallery contract's logs.
+
+    `kind` is one of NFT_EVENT_KINDS. A sale row carries its whole split (price, royalty and
+    its receiver, fee), so the royalties paid for a token are the sum over its sale rows.
+    Auction bids and settlements name only the auction on chain; their token id is taken from
+    the indexed `auction_created` row. Only addresses, amounts and hashes are stored.
+    """
+
+    __tablename__ = "explorer_nft_events"
+    __table_args__ = (
+        Index("ix_explorer_nft_events_token", "token_id", "block_number", "log_index"),
+        Index("ix_explorer_nft_events_block_number", "block_number"),
+        Index("ix_explorer_nft_events_from", "from_address", "block_number"),
+        Index("ix_explorer_nft_events_to", "to_address", "block_number"),
+        Index("ix_explorer_nft_events_auction", "contract", "auction_id"),
+    )
+
+    block_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    contract: Mapped[str] = mapped_column(ADDRESS)  # the emitter: PhotoNFT or Gallery
+    token_id: Mapped[str] = mapped_column(UINT256)
+    kind: Mapped[str] = mapped_column(String(24))
+    from_address: Mapped[str | None] = mapped_column(ADDRESS)
+    to_address: Mapped[str | None] = mapped_column(ADDRESS)
+    price: Mapped[str | None] = mapped_column(UINT256)
+    royalty: Mapped[str | None] = mapped_column(UINT256)
+    royalty_receiver: Mapped[str | None] = mapped_column(ADDRESS)
+    fee: Mapped[str | None] = mapped_column(UINT256)
+    sale_kind: Mapped[str | None] = mapped_column(String(16))
+    auction_id: Mapped[str | None] = mapped_column(UINT256)
+    ref: Mapped[str | None] = mapped_column(HASH)  # order hash, auction ref or reason code
 
 
 class IndexerCursor(Base):
