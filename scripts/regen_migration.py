@@ -1,9 +1,11 @@
-"""Regenerate the allowance-features migration (fixed revision id) from the current models.
+"""Regenerate the newest, not yet released migration (fixed revision id) from the models.
 
-While issue 3's tables are being designed, its schema lives in ONE revision that is rewritten
-from the models: run `.venv/bin/python scripts/regen_migration.py` after changing a
-`tables.py`. It upgrades a scratch SQLite database to the revision before, autogenerates, and
-ruff-formats the result. Once released, revisions are append-only as usual.
+The schema under construction lives in ONE revision that is rewritten from the models: run
+`.venv/bin/python scripts/regen_migration.py` after changing a `tables.py`. It upgrades a
+scratch SQLite database to the revision before, autogenerates, and ruff-formats the result.
+Released revisions are append-only: a11c0a7e0003 (allowance programs, merchants, payments)
+is frozen as it landed; changes since then (shop edits, payouts, photo studio, gallery, NFT
+provenance) go into a11c0a7e0004, so a database made by the earlier release upgrades.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from sqlalchemy import create_engine
 
 from busanchain.db.migrate import MIGRATIONS, alembic_config
 
-REVISION = "a11c0a7e0003"
-DOWN = "8c959436b36c"
-MESSAGE = "allowance programs, merchants and payments"
+REVISION = "a11c0a7e0004"
+DOWN = "a11c0a7e0003"
+MESSAGE = "shop edits, payouts, photo studio and gallery"
 
 
 def main() -> int:

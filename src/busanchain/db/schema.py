@@ -22,6 +22,7 @@ TABLE_MODULES = (
     "busanchain.payments.tables",
     "busanchain.reports.tables",
     "busanchain.studio.tables",
+    "busanchain.gallery.tables",
 )
 
 

@@ -35,8 +35,11 @@ _STATUS_TEXT = {
 }
 
 
+JSON_PREFIXES = ("/api", "/ipfs/")  # machine routes: the content gateway answers like the API
+
+
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api") or "application/json" in request.headers.get(
+    return request.url.path.startswith(JSON_PREFIXES) or "application/json" in request.headers.get(
         "accept", ""
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from busanchain.accounts import repository as accounts_repo
@@ -72,6 +72,25 @@ def session_code_taken(session: Session, studio_id: int, code: str) -> bool:
         ShootingSessionRecord.studio_id == studio_id, ShootingSessionRecord.code == code
     )
     return session.scalars(stmt).first() is not None
+
+
+def sessions_of_studio(session: Session, studio_id: int) -> Sequence[ShootingSessionRecord]:
+    """A studio's shooting sessions, newest first."""
+    stmt = select(ShootingSessionRecord).where(ShootingSessionRecord.studio_id == studio_id)
+    return session.scalars(stmt.order_by(ShootingSessionRecord.id.desc())).all()
+
+
+def photo_state_counts(session: Session, studio_id: int) -> dict[int, dict[str, int]]:
+    """{session id: {photo state: count}} for a studio's photos."""
+    stmt = (
+        select(PhotoRecord.session_id, PhotoRecord.state, func.count())
+        .where(PhotoRecord.studio_id == studio_id)
+        .group_by(PhotoRecord.session_id, PhotoRecord.state)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for session_id, state, count in session.execute(stmt).all():
+        counts.setdefault(int(session_id), {})[str(state)] = int(count)
+    return counts
 
 
 def photo(session: Session, photo_id: int, lock: bool = False) -> PhotoRecord | None:

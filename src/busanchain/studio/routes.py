@@ -30,6 +30,7 @@ from busanchain.domain.errors import ValidationFailed
 from busanchain.domain.roles import Role
 from busanchain.platform.context import PlatformContext
 from busanchain.studio.images import DEFAULT_LIMITS
+from busanchain.studio.pages import pages
 from busanchain.studio.schemas import (
     ClaimIn,
     DecisionIn,
@@ -230,6 +231,7 @@ def ipfs(request: Request, cid: Annotated[str, Path(max_length=100)], user: Visi
 
 
 def register(app: FastAPI, context: PlatformContext) -> None:
-    """Mount the studio routes."""
+    """Mount the studio routes (JSON API, content gateway and pages)."""
     app.include_router(api)
     app.include_router(gateway)
+    app.include_router(pages)

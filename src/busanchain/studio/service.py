@@ -48,6 +48,7 @@ from busanchain.outbox.tables import OutboxState
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
 from busanchain.studio import repository as repo
+from busanchain.studio.cid import cid_of_bytes
 from busanchain.studio.contracts import (
     ERROR_TEXT,
     MAX_ROYALTY_BPS,
@@ -587,6 +588,18 @@ class StudioService:
             out["photos"] = [photo_dict(p) for p in repo.photos_of_session(session, record.id)]
             return out
 
+    def sessions(self, user_id: int) -> list[dict[str, Any]]:
+        """The user's studio's sessions, newest first, with photo counts per state (read only)."""
+        with self.context.unit_of_work() as session:
+            studio = self._own_studio(session, user_id, active=False)
+            counts = repo.photo_state_counts(session, studio.id)
+            out = []
+            for record in repo.sessions_of_studio(session, studio.id):
+                row = session_dict(record)
+                row["photo_counts"] = counts.get(record.id, {})
+                out.append(row)
+            return out
+
     def _own_session(
         self, session: Session, user_id: int, session_id: int
     ) -> ShootingSessionRecord:
@@ -1042,6 +1055,29 @@ class StudioService:
             "tx_hash": outcome.tx_hash if outcome else None,
             "revert_reason": record.claim_error,
         }
+
+    def claim_preview(self, user_id: int | None, code: str) -> dict[str, Any]:
+        """What a claim page may show about a code: the studio, the state, the expiry (read only).
+
+        Never the photo's CIDs or id unless the caller already owns it: until then the page
+        shows only the public placeholder. Raises NotFound for an unknown code.
+        """
+        claimer = claim_signer(code)
+        with self.context.unit_of_work() as session:
+            record = repo.photo_by_claim_key(session, claimer.address)
+            if record is None:
+                raise NotFound("No photo has this claim code.", "이 수령 코드의 사진이 없습니다.")
+            studio = self._studio(session, record.studio_id)
+            mine = user_id is not None and self._is_owner(session, user_id, record)
+            return {
+                "studio_name_ko": studio.name_ko,
+                "studio_name_en": studio.name_en,
+                "state": record.state,
+                "voucher_expiry": record.voucher_expiry,
+                "placeholder_cid": cid_of_bytes(placeholder_png()),
+                "mine": mine,
+                "photo_id": record.id if mine else None,
+            }
 
     # -- owners ----------------------------------------------------------------------------
 

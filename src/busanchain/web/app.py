@@ -31,6 +31,7 @@ FEATURES = (
     "reports",
     "activation",
     "studio",
+    "gallery",
 )
 
 SRC = Path(__file__).resolve().parent.parent

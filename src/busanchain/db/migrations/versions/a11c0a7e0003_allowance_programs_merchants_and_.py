@@ -2,7 +2,7 @@
 
 Revision ID: a11c0a7e0003
 Revises: 8c959436b36c
-Create Date: 2026-11-27 10:24:50.189823
+Create Date: 2026-11-27 07:59:20.485927
 """
 
 from collections.abc import Sequence
@@ -105,7 +105,6 @@ def upgrade() -> None:
         sa.Column("mcc", sa.Integer(), nullable=False),
         sa.Column("district", sa.Integer(), nullable=False),
         sa.Column("street_address", sa.String(length=200), nullable=True),
-        sa.Column("customer_phone", sa.String(length=20), nullable=True),
         sa.Column("wallet_address", sa.String(length=42), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("registry_entry_id", sa.BigInteger(), nullable=True),
@@ -173,34 +172,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_residents_user_id"), ["user_id"], unique=False)
 
     op.create_table(
-        "studios",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("owner_user_id", sa.Integer(), nullable=False),
-        sa.Column("name_ko", sa.String(length=100), nullable=False),
-        sa.Column("name_en", sa.String(length=100), nullable=True),
-        sa.Column("business_number_hash", sa.String(length=66), nullable=False),
-        sa.Column("business_number_tail", sa.String(length=3), nullable=False),
-        sa.Column("signing_address", sa.String(length=42), nullable=False),
-        sa.Column("default_royalty_bps", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("role_entry_id", sa.BigInteger(), nullable=True),
-        sa.Column("next_voucher_id", sa.BigInteger(), nullable=False),
-        sa.Column("decided_by", sa.Integer(), nullable=True),
-        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("decision_note", sa.String(length=300), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["owner_user_id"], ["users.id"], name=op.f("fk_studios_owner_user_id_users")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_studios")),
-        sa.UniqueConstraint("business_number_hash", name=op.f("uq_studios_business_number_hash")),
-        sa.UniqueConstraint("owner_user_id", name=op.f("uq_studios_owner_user_id")),
-        sa.UniqueConstraint("signing_address", name=op.f("uq_studios_signing_address")),
-    )
-    with op.batch_alter_table("studios", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_studios_status"), ["status"], unique=False)
-
-    op.create_table(
         "enrollments",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("program_id", sa.Integer(), nullable=False),
@@ -254,34 +225,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_grants_program_id"), ["program_id"], unique=False)
 
     op.create_table(
-        "merchant_change_requests",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("merchant_id", sa.Integer(), nullable=False),
-        sa.Column("mcc", sa.Integer(), nullable=True),
-        sa.Column("district", sa.Integer(), nullable=True),
-        sa.Column("reason", sa.String(length=300), nullable=True),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("requested_by", sa.Integer(), nullable=False),
-        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("decided_by", sa.Integer(), nullable=True),
-        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("decision_note", sa.String(length=300), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            name=op.f("fk_merchant_change_requests_merchant_id_merchants"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_merchant_change_requests")),
-    )
-    with op.batch_alter_table("merchant_change_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_merchant_change_requests_merchant_id"), ["merchant_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_merchant_change_requests_state"), ["state"], unique=False
-        )
-
-    op.create_table(
         "merchant_settlements",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("merchant_id", sa.Integer(), nullable=False),
@@ -295,15 +238,12 @@ def upgrade() -> None:
         sa.Column("business_day", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("paid_by", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
             ["merchants.id"],
             name=op.f("fk_merchant_settlements_merchant_id_merchants"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchant_settlements")),
-        sa.UniqueConstraint("bank_reference", name=op.f("uq_merchant_settlements_bank_reference")),
         sa.UniqueConstraint("redemption_ref", name=op.f("uq_merchant_settlements_redemption_ref")),
     )
     with op.batch_alter_table("merchant_settlements", schema=None) as batch_op:
@@ -313,7 +253,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_merchant_settlements_merchant_id"), ["merchant_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_merchant_settlements_state"), ["state"], unique=False)
 
     op.create_table(
         "payments",
@@ -363,27 +302,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_payments_state"), ["state"], unique=False)
 
     op.create_table(
-        "studio_photographers",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("studio_id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("royalty_bps", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["studio_id"], ["studios.id"], name=op.f("fk_studio_photographers_studio_id_studios")
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_studio_photographers_user_id_users")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_studio_photographers")),
-    )
-    with op.batch_alter_table("studio_photographers", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_studio_photographers_studio_id"), ["studio_id"], unique=False
-        )
-
-    op.create_table(
         "refunds",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("payment_id", sa.Integer(), nullable=False),
@@ -402,143 +320,16 @@ def upgrade() -> None:
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_refunds_payment_id"), ["payment_id"], unique=False)
 
-    op.create_table(
-        "studio_sessions",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("studio_id", sa.Integer(), nullable=False),
-        sa.Column("code", sa.String(length=32), nullable=False),
-        sa.Column("photographer_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["photographer_id"],
-            ["studio_photographers.id"],
-            name=op.f("fk_studio_sessions_photographer_id_studio_photographers"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["studio_id"], ["studios.id"], name=op.f("fk_studio_sessions_studio_id_studios")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_studio_sessions")),
-        sa.UniqueConstraint("studio_id", "code", name=op.f("uq_studio_sessions_studio_id_code")),
-    )
-    with op.batch_alter_table("studio_sessions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_studio_sessions_studio_id"), ["studio_id"], unique=False
-        )
-
-    op.create_table(
-        "studio_photos",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("studio_id", sa.Integer(), nullable=False),
-        sa.Column("session_id", sa.Integer(), nullable=False),
-        sa.Column("photographer_id", sa.Integer(), nullable=True),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("phash", sa.String(length=16), nullable=False),
-        sa.Column("cid", sa.String(length=100), nullable=False),
-        sa.Column("media_type", sa.String(length=20), nullable=False),
-        sa.Column("width", sa.Integer(), nullable=False),
-        sa.Column("height", sa.Integer(), nullable=False),
-        sa.Column("thumb_320_cid", sa.String(length=100), nullable=True),
-        sa.Column("thumb_1280_cid", sa.String(length=100), nullable=True),
-        sa.Column("metadata_cid", sa.String(length=100), nullable=False),
-        sa.Column("stub_cid", sa.String(length=100), nullable=False),
-        sa.Column("captured_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("near_duplicate_of", sa.Integer(), nullable=True),
-        sa.Column("duplicate_warning", sa.String(length=300), nullable=True),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("voucher_id", sa.BigInteger(), nullable=True),
-        sa.Column("claim_key_address", sa.String(length=42), nullable=True),
-        sa.Column("royalty_receiver", sa.String(length=42), nullable=True),
-        sa.Column("royalty_bps", sa.Integer(), nullable=True),
-        sa.Column("voucher_expiry", sa.BigInteger(), nullable=True),
-        sa.Column("voucher_signature", sa.Text(), nullable=True),
-        sa.Column("claim_entry_id", sa.BigInteger(), nullable=True),
-        sa.Column("claim_error", sa.String(length=300), nullable=True),
-        sa.Column("token_id", sa.BigInteger(), nullable=True),
-        sa.Column("owner_address", sa.String(length=42), nullable=True),
-        sa.Column("published", sa.Boolean(), nullable=False),
-        sa.Column("publish_entry_id", sa.BigInteger(), nullable=True),
-        sa.Column("publish_target", sa.Boolean(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["photographer_id"],
-            ["studio_photographers.id"],
-            name=op.f("fk_studio_photos_photographer_id_studio_photographers"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["studio_sessions.id"],
-            name=op.f("fk_studio_photos_session_id_studio_sessions"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["studio_id"], ["studios.id"], name=op.f("fk_studio_photos_studio_id_studios")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_studio_photos")),
-        sa.UniqueConstraint("claim_key_address", name=op.f("uq_studio_photos_claim_key_address")),
-        sa.UniqueConstraint("sha256", name=op.f("uq_studio_photos_sha256")),
-        sa.UniqueConstraint(
-            "studio_id", "voucher_id", name=op.f("uq_studio_photos_studio_id_voucher_id")
-        ),
-    )
-    with op.batch_alter_table("studio_photos", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_studio_photos_owner_address"), ["owner_address"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_studio_photos_session_id"), ["session_id"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_studio_photos_state"), ["state"], unique=False)
-        batch_op.create_index(batch_op.f("ix_studio_photos_studio_id"), ["studio_id"], unique=False)
-
-    op.create_table(
-        "studio_content",
-        sa.Column("cid", sa.String(length=100), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("media_type", sa.String(length=40), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("photo_id", sa.Integer(), nullable=True),
-        sa.Column("visibility", sa.String(length=8), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["photo_id"],
-            ["studio_photos.id"],
-            name=op.f("fk_studio_content_photo_id_studio_photos"),
-        ),
-        sa.PrimaryKeyConstraint("cid", name=op.f("pk_studio_content")),
-    )
-    with op.batch_alter_table("studio_content", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_studio_content_photo_id"), ["photo_id"], unique=False)
-
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Revert this revision."""
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table("studio_content", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_studio_content_photo_id"))
-
-    op.drop_table("studio_content")
-    with op.batch_alter_table("studio_photos", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_studio_photos_studio_id"))
-        batch_op.drop_index(batch_op.f("ix_studio_photos_state"))
-        batch_op.drop_index(batch_op.f("ix_studio_photos_session_id"))
-        batch_op.drop_index(batch_op.f("ix_studio_photos_owner_address"))
-
-    op.drop_table("studio_photos")
-    with op.batch_alter_table("studio_sessions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_studio_sessions_studio_id"))
-
-    op.drop_table("studio_sessions")
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_refunds_payment_id"))
 
     op.drop_table("refunds")
-    with op.batch_alter_table("studio_photographers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_studio_photographers_studio_id"))
-
-    op.drop_table("studio_photographers")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payments_state"))
         batch_op.drop_index(batch_op.f("ix_payments_program_id"))
@@ -551,16 +342,10 @@ def downgrade() -> None:
 
     op.drop_table("payments")
     with op.batch_alter_table("merchant_settlements", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_merchant_settlements_state"))
         batch_op.drop_index(batch_op.f("ix_merchant_settlements_merchant_id"))
         batch_op.drop_index(batch_op.f("ix_merchant_settlements_business_day"))
 
     op.drop_table("merchant_settlements")
-    with op.batch_alter_table("merchant_change_requests", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_merchant_change_requests_state"))
-        batch_op.drop_index(batch_op.f("ix_merchant_change_requests_merchant_id"))
-
-    op.drop_table("merchant_change_requests")
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_grants_program_id"))
         batch_op.drop_index(batch_op.f("ix_grants_address"))
@@ -571,10 +356,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_enrollments_resident_id"))
 
     op.drop_table("enrollments")
-    with op.batch_alter_table("studios", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_studios_status"))
-
-    op.drop_table("studios")
     with op.batch_alter_table("residents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_residents_user_id"))
         batch_op.drop_index(batch_op.f("ix_residents_kek_id"))
