@@ -144,6 +144,7 @@ class PlatformRuntime:
         self._spawn("payments-relayer", run_relayer, self.context, self._stop)
         self._spawn("programs-recovery", _recover_programs, self.context)
         self._spawn("studio-recovery", _recover_studio, self.context)
+        self._spawn("auction-settler", _settle_auctions, self.context, self._stop)
 
     def _spawn(self, name: str, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
@@ -216,6 +217,23 @@ def _recover_studio(context: PlatformContext) -> None:
         log.info("recovery: %s photo(s) with transactions in flight re-checked", looked_at)
     except Exception:  # a background thread must log, not die silently
         log.exception("recovery of photo claims failed; it is retried on the next start")
+
+
+AUCTION_SETTLE_INTERVAL_S = 15.0
+
+
+def _settle_auctions(context: PlatformContext, stop: threading.Event) -> None:
+    """Settle ended gallery auctions (anyone may; the operator pays the gas) until stopped."""
+    from busanchain.gallery.service import gallery_service_for
+
+    while not stop.is_set():
+        try:
+            settled = gallery_service_for(context).settle_ended()
+            if settled:
+                log.info("gallery: %s ended auction(s) settled", settled)
+        except Exception:  # a background loop must log, not die
+            log.exception("settling ended auctions failed; retrying")
+        stop.wait(AUCTION_SETTLE_INTERVAL_S)
 
 
 def runtime_file(settings: Settings) -> Path:
