@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from busanchain.accounts.deps import current_user, require_roles
 from busanchain.accounts.service import User
 from busanchain.domain.roles import Role
+from busanchain.gallery.pages import pages
 from busanchain.gallery.schemas import (
     AppealIn,
     AuctionIn,
@@ -226,5 +227,6 @@ def profile(request: Request, address: Annotated[str, Path(max_length=42)]) -> A
 
 
 def register(app: FastAPI, context: PlatformContext) -> None:
-    """Mount the gallery routes."""
+    """Mount the gallery routes (JSON API and pages)."""
     app.include_router(api)
+    app.include_router(pages)

@@ -1122,6 +1122,69 @@ class GalleryService:
                 "owned": [self._card(session, p) for p in owned],
             }
 
+    # -- page views (read helpers for gallery/pages.py) -------------------------------------------
+
+    def token_view(self, token_id: int, viewer: str | None) -> dict[str, Any]:
+        """Everything the token page shows: the card, capture date, best offer, live auction,
+        freeze reason and the split of the current listing's price.
+
+        A private (unpublished) token is shown only to its holder `viewer`; to anyone else it
+        is NotFound, so the page never confirms that it exists.
+        """
+        with self.context.unit_of_work() as session:
+            photo = repo.photo_of_token(session, token_id)
+            mine = bool(viewer and photo and (photo.owner_address or "").lower() == viewer.lower())
+            if photo is None or photo.token_id is None or not (photo.published or mine):
+                raise not_found()
+            view = self._card(session, photo)
+            offers = repo.orders_of_token(session, token_id, OrderSide.OFFER)
+            auction = repo.live_auction_of_token(session, token_id)
+            view.update(
+                published=photo.published,
+                captured_at=photo.captured_at.date().isoformat() if photo.captured_at else None,
+                royalty_bps=photo.royalty_bps,
+                best_offer=order_dict(max(offers, key=lambda o: (o.price, -o.id)))
+                if offers
+                else None,
+                auction_id=auction.id if auction else None,
+            )
+        view["auction"] = self.auction(view["auction_id"]) if view["auction_id"] else None
+        view["frozen_reason"] = self.frozen_reason(token_id)
+        view["frozen"] = view["frozen_reason"] is not None
+        view["chain_time"] = self.chain.chain_time()
+        listed = view["listing"]
+        view["listing_split"] = self.quote(token_id, listed["price"]) if listed else None
+        return view
+
+    def frozen_reason(self, token_id: int) -> str | None:
+        """The reason code of a frozen token (read from the chain); None when not frozen."""
+        if not self.chain.is_frozen(token_id):
+            return None
+        raw = bytes(self.chain.read_one(self.chain.gallery, "frozenReason", [token_id]))
+        return raw.rstrip(b"\0").decode("ascii", "replace") or "other"
+
+    def quote(self, token_id: int, price: int) -> dict[str, Any]:
+        """How a price would split (the contract's own `quote`): seller, royalty, fee."""
+        split = self.chain.read(self.chain.gallery, "quote", [token_id, price])[0]
+        return {
+            "price": price,
+            "seller_proceeds": int(split[0]),
+            "royalty": int(split[1]),
+            "royalty_receiver": split[2],
+            "fee": int(split[3]),
+        }
+
+    def curatable(self, user_id: int, is_admin: bool) -> list[dict[str, Any]]:
+        """Published works the user may put in an exhibition (a studio: its own; at most 100).
+
+        Raises:
+            PermissionDenied: neither an admin nor an approved studio.
+        """
+        with self.context.unit_of_work() as session:
+            studio_id = None if is_admin else self._active_studio(session, user_id)
+            photos = repo.published_photos(session, {"studio": studio_id}, None, 100)
+            return [self._card(session, p) for p in photos]
+
 
 def _bid_dict(bid: GalleryBid) -> dict[str, Any]:
     return {
