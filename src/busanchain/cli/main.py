@@ -20,6 +20,7 @@ from busanchain.cli.bench import bench_app
 from busanchain.cli.merchants import app as merchants_app
 from busanchain.cli.programs import app as programs_app
 from busanchain.cli.reports import app as reports_app
+from busanchain.cli.studio import app as studio_app
 from busanchain.config import Settings
 from busanchain.domain.errors import BusanchainError
 
@@ -34,6 +35,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(reports_app, name="reports")
 app.add_typer(programs_app, name="programs")
+app.add_typer(studio_app, name="studio")
 console = Console(stderr=True)
 
 

@@ -71,6 +71,7 @@ def load_allowance_demo(runtime: PlatformRuntime) -> list[str]:
     Runs after `load_demo_data`, whose users it reuses (merchant1 owns a shop, citizen1 and
     citizen2 are enrolled residents, "official" approves and disburses).
     """
+    from busanchain.gallery.demo import load_photo_demo  # studio and gallery (issue 4)
     from busanchain.merchants.demo import load_demo_merchants, load_demo_settlements
     from busanchain.programs.demo import load_demo_programs
 
@@ -79,6 +80,7 @@ def load_allowance_demo(runtime: PlatformRuntime) -> list[str]:
     lines += load_demo_programs(runtime.context, ids)
     lines += _demo_voucher_payments(runtime)
     lines += load_demo_settlements(runtime.context, ids["merchant1"], ids["official"])
+    lines += load_photo_demo(runtime.context, ids)
     return lines
 
 
