@@ -81,7 +81,7 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
         _fail(exc)
         return
     context = runtime.context
-    out = Console()
+    out = Console(soft_wrap=True)  # URLs stay whole when the output is not a terminal
     out.print(f"[green]busanchain is up[/green] in {time.monotonic() - started:.1f}s")
     out.print(f"  웹 / web:            {info.web_url}")
     out.print(f"  RPC:                 {info.rpc_url}")
