@@ -22,6 +22,12 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 /// Privacy: a portrait is personal data. A new token is private: `tokenURI` points at a public
 /// stub (the hash and a placeholder) until the owner publishes it; then it points at the full
 /// metadata. A transfer makes the token private again, so a new owner decides afresh.
+/// Escrow: a market holding ESCROW_ROLE (the Gallery, while it auctions a token) is a custodian,
+/// not a new owner. A transfer into such an escrow keeps the publication state and records the
+/// beneficial owner (`escrowedFrom`); the token keeps it on its way back to that owner (no bids,
+/// cancelled auction), and becomes private when it leaves the escrow for anyone else (the
+/// auction's winner decides afresh). While escrowed, nobody may publish it, and only the
+/// beneficial owner may unpublish it (privacy first: that hides the work and its auction page).
 /// @dev Choices:
 /// - Token ids are a counter starting at 1 (never a voucher id: voucher ids belong to each
 ///   studio's own namespace, so studios cannot collide with or cancel each other's vouchers).
@@ -29,7 +35,10 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 ///   re-minted after a burn, and provenance is never cut.
 /// - The full metadata CID is on chain from the claim on; keeping it private is the platform
 ///   gateway's job (it serves a private token's metadata and image to the owner only).
-/// - Only the owner may publish; the owner or an approved operator may unpublish.
+/// - Only the owner may publish; the owner or an approved operator may unpublish. While a token
+///   is escrowed, only its beneficial owner may unpublish it (by call or by signature).
+/// - A transfer from one escrow straight into another counts as a new owner (private), and
+///   records the first escrow as the beneficial owner.
 /// - Voucher `expiry` is the first second at which the voucher is no longer valid; signature
 ///   `deadline`s are the last second at which the signature is valid (as in ERC-2612).
 /// - `Publish` and `ApprovalForAll` signatures share one sequential nonce per owner
@@ -38,6 +47,11 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
     /// @notice Role that grants and revokes the studios' MINTER_ROLE (the platform).
     bytes32 public constant STUDIO_ADMIN_ROLE = keccak256("STUDIO_ADMIN_ROLE");
+
+    /// @notice Role of a market contract that takes tokens into escrow (the Gallery's auctions);
+    /// moving a token into or back out of its escrow keeps the token's publication state.
+    /// @dev Administered by DEFAULT_ADMIN_ROLE.
+    bytes32 public constant ESCROW_ROLE = keccak256("ESCROW_ROLE");
 
     /// @notice Role of a registered studio's signing address.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
@@ -109,6 +123,10 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
     /// @dev studio => voucherId => claimed or cancelled.
     mapping(address studio => mapping(uint256 voucherId => bool used)) private _voucherUsed;
 
+    /// @notice The beneficial owner of a token held by an ESCROW_ROLE holder (zero otherwise):
+    /// the address it was transferred into escrow from.
+    mapping(uint256 tokenId => address beneficialOwner) public escrowedFrom;
+
     /// @notice A voucher was claimed and its token minted.
     /// @param tokenId The new token.
     /// @param voucherId The studio's voucher id.
@@ -166,6 +184,9 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
     /// @notice Only the token's owner may publish it.
     /// @param caller The caller.
     error NotTokenOwner(address caller);
+    /// @notice The token is in escrow: it cannot be published until it leaves the escrow.
+    /// @param tokenId The token.
+    error TokenInEscrow(uint256 tokenId);
     /// @notice The signature's deadline has passed.
     /// @param deadline The deadline.
     error SignatureExpired(uint256 deadline);
@@ -264,12 +285,16 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
 
     // ---------------------------------------------------------------- privacy
 
-    /// @notice Publish (owner only) or unpublish (owner or approved) a token.
+    /// @notice Publish (owner only) or unpublish (owner or approved) a token; while it is in
+    /// escrow, only its beneficial owner may unpublish it and nobody may publish it.
     /// @param tokenId The token.
     /// @param published True to show the full metadata, false for the public stub.
     function setPublished(uint256 tokenId, bool published) external {
         address owner = _requireOwned(tokenId);
-        if (published) {
+        address beneficial = escrowedFrom[tokenId];
+        if (beneficial != address(0)) {
+            _checkEscrowedChange(tokenId, published, beneficial, _msgSender());
+        } else if (published) {
             if (_msgSender() != owner) revert NotTokenOwner(_msgSender());
         } else {
             _checkAuthorized(owner, _msgSender(), tokenId);
@@ -278,6 +303,8 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
     }
 
     /// @notice Publish or unpublish with the owner's EIP-712 `Publish` signature (gasless).
+    /// @dev While the token is in escrow the signer must be its beneficial owner, and only an
+    /// unpublish is accepted.
     /// @param tokenId The token.
     /// @param published The new state.
     /// @param deadline Last Unix time at which the signature is valid.
@@ -287,6 +314,11 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
     {
         if (block.timestamp > deadline) revert SignatureExpired(deadline);
         address owner = _requireOwned(tokenId);
+        address beneficial = escrowedFrom[tokenId];
+        if (beneficial != address(0)) {
+            if (published) revert TokenInEscrow(tokenId);
+            owner = beneficial;
+        }
         bytes32 digest = publishDigest(tokenId, published, _useNonce(owner), deadline);
         if (!SignatureChecker.isValidSignatureNow(owner, digest, sig)) revert BadOwnerSignature();
         _setPublished(tokenId, published);
@@ -452,7 +484,23 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
         emit MetadataUpdate(tokenId);
     }
 
+    /// @notice Allow an escrowed token's change only as an unpublish by its beneficial owner.
+    /// @param tokenId The token.
+    /// @param published The state asked for.
+    /// @param beneficial The beneficial owner (`escrowedFrom[tokenId]`).
+    /// @param caller The caller.
+    function _checkEscrowedChange(uint256 tokenId, bool published, address beneficial, address caller)
+        internal
+        pure
+    {
+        if (published) revert TokenInEscrow(tokenId);
+        if (caller != beneficial) revert NotTokenOwner(caller);
+    }
+
     /// @notice ERC-721 hook: a transfer to a new owner makes a published token private again.
+    /// @dev Escrow moves keep the state: into an ESCROW_ROLE holder (recording the beneficial
+    /// owner), and out of escrow back to that beneficial owner. Leaving escrow for anyone else
+    /// is a new owner. MetadataUpdate is emitted only when the state changes.
     /// @param to The new owner.
     /// @param tokenId The token.
     /// @param auth The caller checked for approval (or zero).
@@ -463,8 +511,14 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
         returns (address from)
     {
         from = super._update(to, tokenId, auth);
-        if (from != address(0) && from != to && _photos[tokenId].published) {
-            _setPublished(tokenId, false);
-        }
+        if (from == address(0) || from == to) return from;
+        address beneficial = escrowedFrom[tokenId];
+        bool leaving = beneficial != address(0);
+        if (leaving) delete escrowedFrom[tokenId];
+        bool returning = leaving && to == beneficial;
+        bool entering = !returning && hasRole(ESCROW_ROLE, to);
+        if (entering) escrowedFrom[tokenId] = from;
+        bool keep = returning || (entering && !leaving);
+        if (!keep && _photos[tokenId].published) _setPublished(tokenId, false);
     }
 }

@@ -47,6 +47,7 @@ FEE_BPS = 250
 ROYALTY_BPS = 500
 PRICE = 123_457  # not a multiple of 10,000: fee and royalty round down
 MINTER_ROLE = keccak(text="MINTER_ROLE")
+ESCROW_ROLE = keccak(text="ESCROW_ROLE")
 MODERATOR_ROLE = keccak(text="MODERATOR_ROLE")
 REASON = keccak(text="report:theft:42")
 DOUBLES = Path(__file__).resolve().parent / "gallery_doubles"
@@ -270,6 +271,7 @@ def make_env(chain: Chain, new_account: MakeAccount) -> GalleryEnv:
         chain, "Gallery", admin, admin.address, token.address, nft.address, fee_recipient,
         FEE_BPS, matcher.address,
     )  # fmt: skip
+    chain.send(nft.functions.grantRole(ESCROW_ROLE, gallery.address), admin)  # as deploy_all
     env = GalleryEnv(
         chain, admin, studio, matcher, fee_recipient, photographer, token, nft, gallery,
         new_account,
@@ -701,6 +703,26 @@ def test_auction_escrows_the_nft_and_settles_to_the_winner(env: GalleryEnv) -> N
     env.revert(g.settleAuction(auction_id), alice.address, "AuctionNotLive")
 
 
+def test_an_auctioned_work_stays_published_until_a_winner_takes_it(env: GalleryEnv) -> None:
+    seller, alice = env.account(), env.account(won=50_000)
+    first, second = env.photo(seller.address), env.photo(seller.address)
+    nft, g = env.nft.functions, env.gallery.functions
+    for token_id in (first, second):
+        env.send(nft.setPublished(token_id, True), seller)
+    cancelled = env.auction(seller, first)
+    assert nft.isPublished(first).call() and nft.escrowedFrom(first).call() == seller.address
+    env.send(g.cancelAuction(cancelled), seller)
+    assert nft.isPublished(first).call()  # back to the seller: still published
+    sold = env.auction(seller, second)
+    assert nft.isPublished(second).call()
+    env.send(g.bid(sold, 10_000), alice)
+    advance(env.chain, 3_601)
+    env.send(g.settleAuction(sold), alice)
+    assert nft.ownerOf(second).call() == alice.address
+    assert not nft.isPublished(second).call()  # a new owner decides afresh
+    assert nft.escrowedFrom(second).call() == "0x" + "00" * 20
+
+
 def test_minimum_raise_rounds_up_and_is_at_least_one_won(env: GalleryEnv) -> None:
     seller, alice, bob = env.account(), env.account(won=100), env.account(won=100)
     first, second = env.photo(seller.address), env.photo(seller.address)
@@ -865,6 +887,7 @@ def test_failed_refunds_and_payouts_are_credited_for_withdrawal(
         chain, "Gallery", env.admin, env.admin.address, blockable.address, env.nft.address,
         env.fee_recipient, FEE_BPS, env.matcher.address,
     )  # fmt: skip
+    chain.send(env.nft.functions.grantRole(ESCROW_ROLE, env.gallery.address), env.admin)
     seller, alice, bob = env.account(), env.new_account(), env.new_account()
     for bidder in (alice, bob):
         env.won_holders.add(bidder.address)

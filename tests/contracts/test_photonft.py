@@ -496,6 +496,142 @@ def test_transfer_makes_token_private_again(env: Env) -> None:
     assert env.events(env.chain.send(back, buyer), "MetadataUpdate") == []  # was private: no change
 
 
+# -- escrow (the Gallery's auctions) -----------------------------------------------------
+
+
+@dataclass
+class Escrowed:
+    """A published token of `seller`, moved into the escrow of `escrow` (an ESCROW_ROLE holder)."""
+
+    token_id: int
+    seller: LocalAccount
+    escrow: LocalAccount
+    receipt: dict[str, Any]
+    voucher: MintVoucher
+
+
+def grant_escrow(env: Env) -> LocalAccount:
+    """A fresh funded account holding ESCROW_ROLE (stands in for the Gallery contract)."""
+    escrow = env.new_account()
+    role = env.nft.functions.ESCROW_ROLE().call()
+    env.chain.send(env.nft.functions.grantRole(role, escrow.address), env.admin)
+    return escrow
+
+
+@pytest.fixture
+def escrowed(env: Env) -> Escrowed:
+    seller, escrow = env.new_account(), grant_escrow(env)
+    voucher, key = env.voucher()
+    token_id = env.events(env.claim(voucher, key, seller.address), "Claimed")[0]["tokenId"]
+    env.chain.send(env.nft.functions.setPublished(token_id, True), seller)
+    into = env.nft.functions.transferFrom(seller.address, escrow.address, token_id)
+    return Escrowed(token_id, seller, escrow, env.chain.send(into, seller), voucher)
+
+
+def test_escrow_role_is_managed_by_the_admin(env: Env) -> None:
+    role = env.nft.functions.ESCROW_ROLE().call()
+    assert env.nft.functions.getRoleAdmin(role).call() == bytes(32)  # DEFAULT_ADMIN_ROLE
+    outsider = env.new_account()
+    fn = env.nft.functions.grantRole(role, outsider.address)
+    expect_revert(env.nft, fn, env.studio.address, "AccessControlUnauthorizedAccount")
+
+
+def test_moving_into_escrow_keeps_the_token_published(env: Env, escrowed: Escrowed) -> None:
+    token_id = escrowed.token_id
+    assert env.events(escrowed.receipt, "MetadataUpdate") == []
+    assert env.nft.functions.ownerOf(token_id).call() == escrowed.escrow.address
+    assert env.nft.functions.isPublished(token_id).call()
+    uri = f"ipfs://{escrowed.voucher.metadata_cid}"
+    assert env.nft.functions.tokenURI(token_id).call() == uri
+    assert env.nft.functions.escrowedFrom(token_id).call() == escrowed.seller.address
+
+
+def test_back_to_the_seller_keeps_the_flag(env: Env, escrowed: Escrowed) -> None:
+    token_id, seller = escrowed.token_id, escrowed.seller.address
+    back = env.nft.functions.transferFrom(escrowed.escrow.address, seller, token_id)
+    assert env.events(env.chain.send(back, escrowed.escrow), "MetadataUpdate") == []
+    assert env.nft.functions.isPublished(token_id).call()
+    assert env.nft.functions.escrowedFrom(token_id).call() == ZERO
+    buyer = env.new_account().address  # out of escrow: an ordinary sale is private again
+    env.chain.send(env.nft.functions.transferFrom(seller, buyer, token_id), escrowed.seller)
+    assert not env.nft.functions.isPublished(token_id).call()
+
+
+def test_leaving_escrow_for_a_winner_makes_it_private(env: Env, escrowed: Escrowed) -> None:
+    token_id, winner = escrowed.token_id, env.new_account()
+    out = env.nft.functions.transferFrom(escrowed.escrow.address, winner.address, token_id)
+    receipt = env.chain.send(out, escrowed.escrow)
+    assert [e["_tokenId"] for e in env.events(receipt, "MetadataUpdate")] == [token_id]
+    assert env.events(receipt, "PublishedSet")[0]["published"] is False
+    assert not env.nft.functions.isPublished(token_id).call()
+    assert env.nft.functions.escrowedFrom(token_id).call() == ZERO
+    assert env.nft.functions.tokenURI(token_id).call() == f"ipfs://{escrowed.voucher.stub_cid}"
+    env.chain.send(env.nft.functions.setPublished(token_id, True), winner)  # the winner decides
+    env.revert(
+        env.nft.functions.setPublished(token_id, False),
+        "ERC721InsufficientApproval",
+        escrowed.seller.address,
+    )
+
+
+def test_escrow_to_another_escrow_is_a_new_owner(env: Env, escrowed: Escrowed) -> None:
+    token_id, other = escrowed.token_id, grant_escrow(env)
+    move = env.nft.functions.transferFrom(escrowed.escrow.address, other.address, token_id)
+    env.chain.send(move, escrowed.escrow)
+    assert not env.nft.functions.isPublished(token_id).call()
+    assert env.nft.functions.escrowedFrom(token_id).call() == escrowed.escrow.address
+
+
+def test_a_transfer_to_a_non_escrow_is_private(env: Env) -> None:
+    seller, buyer = env.new_account(), env.new_account()
+    token_id = env.mint(seller.address)
+    env.chain.send(env.nft.functions.setPublished(token_id, True), seller)
+    move = env.nft.functions.transferFrom(seller.address, buyer.address, token_id)
+    assert env.events(env.chain.send(move, seller), "MetadataUpdate") != []
+    assert not env.nft.functions.isPublished(token_id).call()
+    assert env.nft.functions.escrowedFrom(token_id).call() == ZERO
+
+
+def test_only_the_beneficial_owner_unpublishes_in_escrow(env: Env, escrowed: Escrowed) -> None:
+    token_id, seller, escrow = escrowed.token_id, escrowed.seller, escrowed.escrow
+    publish, unpublish = (env.nft.functions.setPublished(token_id, flag) for flag in (True, False))
+    stranger = env.new_account()
+    env.revert(unpublish, "NotTokenOwner", stranger.address)
+    env.revert(unpublish, "NotTokenOwner", escrow.address)  # the custodian is not the owner
+    receipt = env.chain.send(unpublish, seller)
+    assert [e["_tokenId"] for e in env.events(receipt, "MetadataUpdate")] == [token_id]
+    assert not env.nft.functions.isPublished(token_id).call()
+    for who in (seller, escrow, stranger):
+        env.revert(publish, "TokenInEscrow", who.address)
+    back = env.nft.functions.transferFrom(escrow.address, seller.address, token_id)
+    env.chain.send(back, escrow)
+    assert not env.nft.functions.isPublished(token_id).call()  # kept private on the way back
+    env.chain.send(publish, seller)  # and the owner may publish again
+
+
+def test_unpublish_with_sig_in_escrow_needs_the_beneficial_owner(env: Env) -> None:
+    customer: LocalAccount = Account.create()
+    escrow, token_id = grant_escrow(env), env.mint(customer.address)
+    deadline = env.chain.block_time() + HOUR
+    owner = Signer(customer)
+
+    def by(signer: Signer, published: bool) -> ContractFunction:
+        nonce = env.nonce(signer.address)
+        sig = sign_publish(signer, env.domain, token_id, published, nonce, deadline)
+        return env.nft.functions.setPublishedWithSig(token_id, published, deadline, sig)
+
+    env.chain.send(by(owner, True), env.relayer)
+    env.chain.fund(customer.address)
+    into = env.nft.functions.transferFrom(customer.address, escrow.address, token_id)
+    env.chain.send(into, customer)
+    assert env.nft.functions.isPublished(token_id).call()
+    env.revert(by(owner, True), "TokenInEscrow")
+    env.revert(by(Signer(escrow), False), "BadOwnerSignature")
+    env.chain.send(by(owner, False), env.relayer)
+    assert not env.nft.functions.isPublished(token_id).call()
+    assert env.nonce(customer.address) == 2
+
+
 # -- gasless approval for the Gallery -----------------------------------------------------
 
 

@@ -208,3 +208,63 @@ def test_gallery_points_at_the_token_and_the_photo_nft(service: DeploymentServic
     gallery = addresses["Gallery"]
     assert "0x" + _call(service, gallery, "token()")[-20:].hex() == addresses["DigitalWon"].lower()
     assert "0x" + _call(service, gallery, "nft()")[-20:].hex() == addresses["PhotoNFT"].lower()
+
+
+ESCROW_ROLE = keccak(text="ESCROW_ROLE")
+
+
+def _gallery_is_escrow(service: DeploymentService, addresses: dict[str, str]) -> bool:
+    return service.has_role(addresses["PhotoNFT"], ESCROW_ROLE, addresses["Gallery"])
+
+
+def test_fresh_deployment_wires_the_gallery_as_photo_escrow(service: DeploymentService) -> None:
+    addresses = service.deploy_all(OPERATOR)
+    assert _gallery_is_escrow(service, addresses)
+    assert not service.has_role(addresses["PhotoNFT"], ESCROW_ROLE, OPERATOR.address)
+
+
+def test_wired_contracts_send_nothing_on_a_rerun(
+    context: PlatformContext, service: DeploymentService
+) -> None:
+    service.deploy_all(OPERATOR)
+    sent, nonce = _outbox_count(context), service.outbox.client.nonce(OPERATOR.address)
+    addresses = DeploymentService(context, OutboxService(context)).deploy_all(OPERATOR)
+    assert _gallery_is_escrow(service, addresses)
+    assert _outbox_count(context) == sent
+    assert service.outbox.client.nonce(OPERATOR.address) == nonce
+
+
+def test_a_redeployed_gallery_is_wired_again(
+    context: PlatformContext, service: DeploymentService
+) -> None:
+    old = service.deploy_all(OPERATOR)
+    _set_code(service, old["Gallery"], b"")
+    sent = _outbox_count(context)
+    new = service.deploy_all(OPERATOR)
+    assert new["Gallery"] != old["Gallery"] and new["PhotoNFT"] == old["PhotoNFT"]
+    assert _gallery_is_escrow(service, new)
+    assert _outbox_count(context) == sent + 2  # the deployment and one grantRole
+
+
+def test_a_redeployed_photo_nft_is_wired_to_the_new_gallery(service: DeploymentService) -> None:
+    old = service.deploy_all(OPERATOR)
+    _set_code(service, old["PhotoNFT"], b"")
+    new = service.deploy_all(OPERATOR)
+    assert new["PhotoNFT"] != old["PhotoNFT"] and new["Gallery"] != old["Gallery"]
+    assert _gallery_is_escrow(service, new)
+
+
+def test_a_revoked_escrow_role_is_granted_again(
+    context: PlatformContext, service: DeploymentService
+) -> None:
+    addresses = service.deploy_all(OPERATOR)
+    revoke = keccak(text="revokeRole(bytes32,address)")[:4] + ESCROW_ROLE
+    revoke += bytes(12) + bytes.fromhex(addresses["Gallery"][2:])
+    service.outbox.execute(
+        signer=OPERATOR, intent="test:revoke", to=addresses["PhotoNFT"], data=revoke
+    )
+    assert not _gallery_is_escrow(service, addresses)
+    sent = _outbox_count(context)
+    assert service.deploy_all(OPERATOR) == addresses
+    assert _gallery_is_escrow(service, addresses)
+    assert _outbox_count(context) == sent + 1

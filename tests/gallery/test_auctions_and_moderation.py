@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from busanchain.domain.errors import Conflict
 from tests.gallery.conftest import GalleryWorld
 from tests.token.conftest import Actor
 
@@ -148,3 +151,32 @@ def test_background_pass_settles_an_auction_without_bids(world: GalleryWorld) ->
     assert view["state"] == "settled" and view["sale"] is None and view["escrow"] == 0
     assert chain.owner(world.token_id) == seller.address
     assert world.gallery.token(world.token_id)["owner"] == seller.address
+
+
+def test_the_seller_keeps_owning_an_escrowed_photo_and_may_only_hide_it(
+    world: GalleryWorld,
+) -> None:
+    seller, buyer, chain = world.seller, world.buyer, world.gallery.chain
+    body = {"token_id": world.token_id, "reserve": 500, "start": 0, "end": world.now() + 120}
+    auction = seller.client.post("/api/gallery/auctions", json=body, headers=seller.headers)
+    assert auction.status_code == 201, auction.text
+    assert chain.owner(world.token_id) == chain.gallery.address
+    image = f"/api/studio/photos/{world.photo_id}/image?size=320"
+    assert buyer.client.get(image).status_code == 200  # published while auctioned
+    world.studio.sync_token(world.photo_id)  # the gateway's chain read: the seller still owns it
+    assert world.studio.photo(seller.user_id, world.photo_id)["owner_address"] == seller.address
+    status, hidden = world.studio.publish(seller.user_id, world.photo_id, False)
+    assert status == 200 and hidden["published"] is False
+    assert buyer.client.get(image).status_code == 404
+    assert seller.client.get(image).status_code == 200  # private content stays the seller's
+    url = f"/api/studio/photos/{world.photo_id}/publish"
+    again = seller.client.post(url, json={"published": True}, headers=seller.headers)
+    assert again.status_code == 409, again.text
+    assert "경매" in again.json()["error"]["message"]
+    with pytest.raises(Conflict) as refused:
+        world.studio.publish(seller.user_id, world.photo_id, True)
+    assert "auction" in refused.value.message_en
+    world.advance(121)
+    assert world.gallery.settle_ended() == 1  # no bids: back to the seller, still private
+    status, shown = world.studio.publish(seller.user_id, world.photo_id, True)
+    assert status == 200 and shown["published"] is True

@@ -73,14 +73,34 @@ def test_auction_page_for_the_seller_and_privacy_of_the_escrow(world: GalleryWor
         headers=world.seller.headers,
     )
     assert answer.status_code == 201, answer.text
+    auction_id = int(answer.json()["id"])
     path = f"/gallery/tokens/{world.token_id}"
     owner = _page(world.seller.client, path)  # escrowed: the seller is still the holder
     assert 'data-testid="countdown"' in owner and "10분" in owner  # anti-sniping note
     assert _forms(owner) == set() and 'data-role="owner"' in owner
-    # PhotoNFT makes a work private on every transfer, the escrow transfer included, so
-    # while it is auctioned nobody else may see it (the page must not leak it).
+    # The Gallery holds PhotoNFT's ESCROW_ROLE: the escrow transfer keeps the work published,
+    # so everyone sees the auction and may bid from the page.
+    assert world.gallery.chain.is_published(world.token_id)
+    assert _forms(_page(world.bidder.client, path)) == {"bid-form"}
+    with TestClient(create_app(world.context)) as visitor:
+        assert f'data-token="{world.token_id}"' in _page(visitor, "/gallery")
+        assert 'data-testid="countdown"' in _page(visitor, path)
+    headers = {**world.bidder.headers, "Idempotency-Key": "pages-escrow-bid-1"}
+    bid = world.bidder.client.post(
+        f"/api/gallery/auctions/{auction_id}/bids", json={"amount": 1000}, headers=headers
+    )
+    assert bid.status_code == 200, bid.text
+    world.advance(7201)
+    settled = world.bidder.client.post(
+        f"/api/gallery/auctions/{auction_id}/settle", headers=world.bidder.headers
+    )
+    assert settled.status_code == 200, settled.text
+    # Settled to the winner, a new owner: private again until the winner publishes it.
     assert not world.gallery.chain.is_published(world.token_id)
-    _page(world.bidder.client, path, 404)
+    _page(world.seller.client, path, 404)
+    _page(world.buyer.client, path, 404)
+    assert 'data-testid="private-banner"' in _page(world.bidder.client, path)
+    assert f'data-token="{world.token_id}"' not in _page(world.buyer.client, "/gallery")
 
 
 def test_private_work_is_404_for_everyone_but_its_owner(world: GalleryWorld) -> None:

@@ -97,7 +97,7 @@ def test_photo_demo_loads_once(platform: PlatformContext) -> None:  # noqa: F811
     assert service._is_minter(signing)
     states = sorted(p.state for p in photos)
     assert states == ["claimed"] * 4 + ["issued", "uploaded"]
-    assert sum(p.published for p in photos) == 3
+    assert sum(p.published for p in photos) == 4  # the auctioned one stays published
     assert all(p.width == 1600 and p.height == 1200 for p in photos)
 
     gallery = GalleryService(platform)
@@ -110,6 +110,7 @@ def test_photo_demo_loads_once(platform: PlatformContext) -> None:  # noqa: F811
     assert len(shows) == 1
     assert len(gallery.exhibition(shows[0].id)["works"]) == 3
     assert gallery.chain.owner(auctioned) == gallery.chain.gallery.address  # escrow
+    assert gallery.chain.is_published(auctioned)  # visible to bidders while escrowed
 
     code = kept_claim_code(platform)
     assert code is not None and f"/claim/{code}" in text

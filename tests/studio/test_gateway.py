@@ -9,6 +9,7 @@ which change nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -177,7 +178,11 @@ def _transfer(service: StudioService, token_id: int, owner: str, to: str) -> Non
         "eth_sendTransaction", [{"from": owner, "to": service.nft.address, "data": data}]
     )
     client.request("anvil_stopImpersonatingAccount", [owner])
+    deadline = time.monotonic() + 30
     receipt = client.receipt(tx_hash)
+    while receipt is None and time.monotonic() < deadline:  # a busy machine mines a bit later
+        time.sleep(0.05)
+        receipt = client.receipt(tx_hash)
     assert receipt is not None and int(receipt["status"], 16) == 1
 
 

@@ -7,6 +7,11 @@ updated, with a log line saying why. A record whose source has changed since dep
 kept and only reported: replacing a money contract would orphan every balance in it, so an
 upgrade is a deliberate migration, not a side effect of starting the platform.
 
+After every run, `deploy_all` checks the roles the contracts must hold on each other (the
+Gallery holds PhotoNFT's ESCROW_ROLE, so an auctioned work stays published in its escrow) and
+grants a missing one from the operator through the outbox. A redeployed contract has new
+addresses and no roles, so it is wired again; a wired set sends nothing.
+
 After a node restart from an older snapshot, run the outbox reconciler first: it replays the
 original deployment transaction, which recreates the contract at its recorded address.
 """
@@ -19,8 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import to_checksum_address
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from sqlalchemy.exc import IntegrityError
 
 from busanchain.chain.artifacts import Artifact, load_artifact, runtime_code_hash
@@ -106,6 +111,27 @@ DEFAULT_PLANS: tuple[ContractPlan, ...] = (
 
 
 @dataclass(frozen=True)
+class RoleWiring:
+    """A role one deployed contract must hold on another, granted after deployment."""
+
+    contract: str  # the AccessControl contract that grants the role
+    role: str  # the role constant's name, e.g. "ESCROW_ROLE" (its id is keccak256 of the name)
+    holder: str  # the contract that must hold the role
+
+    @property
+    def role_id(self) -> bytes:
+        """The role's 32-byte id, as Solidity's `keccak256("NAME")`."""
+        return keccak(text=self.role)
+
+
+# The Gallery escrows auctioned PhotoNFTs: as an escrow holder it keeps them published.
+DEFAULT_WIRING: tuple[RoleWiring, ...] = (RoleWiring("PhotoNFT", "ESCROW_ROLE", "Gallery"),)
+
+_HAS_ROLE = function_signature_to_4byte_selector("hasRole(bytes32,address)")
+_GRANT_ROLE = function_signature_to_4byte_selector("grantRole(bytes32,address)")
+
+
+@dataclass(frozen=True)
 class Deployed:
     """A freshly deployed contract, before it is recorded."""
 
@@ -124,10 +150,12 @@ class DeploymentService:
         outbox: OutboxService,
         plans: tuple[ContractPlan, ...] = DEFAULT_PLANS,
         artifacts: Callable[[str], Artifact] = load_artifact,
+        wiring: tuple[RoleWiring, ...] = DEFAULT_WIRING,
     ) -> None:
         self.context = context
         self.outbox = outbox
         self.plans = plans
+        self.wiring = wiring
         self.artifacts = artifacts
         self._cancun_checked = False
         self._just_deployed = False
@@ -169,7 +197,40 @@ class DeploymentService:
                 if stale or self._just_deployed:
                     fresh.add(plan.name)
                 deployed[plan.name] = address
+            self._wire(signer, deployed)
             return deployed
+
+    def _wire(self, signer: Signer, deployed: Mapping[str, str]) -> None:
+        """Grant every planned role that is missing; wirings of unplanned contracts are skipped."""
+        for wiring in self.wiring:
+            contract, holder = deployed.get(wiring.contract), deployed.get(wiring.holder)
+            if contract is not None and holder is not None:
+                self._ensure_role(signer, wiring, contract, holder)
+
+    def has_role(self, contract: str, role: bytes, account: str) -> bool:
+        """AccessControl `hasRole(role, account)` on the contract at `contract`."""
+        data = _HAS_ROLE + encode(["bytes32", "address"], [role, account])
+        out = self.outbox.client.call({"to": contract, "data": "0x" + data.hex()})
+        return bool(decode(["bool"], out)[0])
+
+    def _ensure_role(self, signer: Signer, wiring: RoleWiring, contract: str, holder: str) -> None:
+        """Send `grantRole` from the operator unless `holder` already has the role."""
+        if self.has_role(contract, wiring.role_id, holder):
+            return
+        self.outbox.execute(
+            signer=signer,
+            intent=f"wire:{wiring.contract}.{wiring.role}",
+            to=contract,
+            data=_GRANT_ROLE + encode(["bytes32", "address"], [wiring.role_id, holder]),
+            reference=f"wire:{wiring.contract}:{wiring.role}:{holder}",
+            timeout_s=DEPLOY_TIMEOUT_S,
+        )
+        if not self.has_role(contract, wiring.role_id, holder):
+            raise ChainError(
+                f"{wiring.holder} at {holder} still lacks {wiring.role} on {wiring.contract}.",
+                f"{holder}의 {wiring.holder}에 {wiring.contract}의 {wiring.role} 권한이 없습니다.",
+            )
+        log.info("granted %s on %s to %s (%s)", wiring.role, wiring.contract, wiring.holder, holder)
 
     def _chain_id(self) -> int:
         chain_id = self.outbox.client.chain_id()

@@ -1,8 +1,8 @@
 """The demo gallery for `busanchain up --demo`: a listing, an auction and an exhibition.
 
 Built on the demo studio's claimed photos (`studio/demo.py`): citizen1 lists one published
-photo for sale, citizen2 puts another up for auction (the gallery holds it in escrow, which
-makes it private until it is sold or returned), and the studio opens the exhibition
+photo for sale, citizen2 puts another published photo up for auction (the gallery holds it
+in escrow and it stays published until a winner takes it), and the studio opens the exhibition
 "부산의 바다 / Busan Seas" of the published photos. Idempotent: a live listing, a live
 auction and an exhibition with the demo title are each made once. A step that cannot be done
 (for example the photo was sold meanwhile) is skipped with a line: a demo never stops the
@@ -135,14 +135,14 @@ def _listing_line(gallery: GalleryService, demo: StudioDemo) -> str:
 
 
 def _auction_line(gallery: GalleryService, demo: StudioDemo) -> str:
-    """The auction's JSON: the escrowed token is private, so it has no gallery page."""
+    """The auctioned token's gallery page (published, so anyone can see it and bid)."""
     auction = demo_auction(gallery, demo)
     if auction is None:
         return "  경매 없음 / no demo auction (the photo changed hands)"
     base = gallery.context.settings.web_url
     return (
         f"  경매 / auction: token {auction['token_id']}, reserve {auction['reserve']:,} KRW "
-        f"{base}/api/gallery/auctions/{auction['id']}"
+        f"{base}/gallery/tokens/{auction['token_id']}"
     )
 
 

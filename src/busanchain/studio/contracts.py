@@ -73,6 +73,10 @@ ERROR_TEXT: dict[str, tuple[str, str]] = {
     "BadClaimSignature": ("수령 코드가 올바르지 않습니다", "The claim code is invalid"),
     "RoyaltyTooHigh": ("로열티는 10%를 넘을 수 없습니다", "The royalty cannot exceed 10%"),
     "NotTokenOwner": ("소유자만 공개할 수 있습니다", "Only the owner can publish"),
+    "TokenInEscrow": (
+        "경매 중인 작품은 경매가 끝난 뒤에 공개할 수 있습니다",
+        "A work in an auction can be published once the auction ends",
+    ),
     "SignatureExpired": ("서명 기한이 지났습니다", "The signature has expired"),
     "BadOwnerSignature": ("소유자 서명이 올바르지 않습니다", "The owner signature is invalid"),
     "InvalidAccountNonce": ("서명 순번이 맞지 않습니다", "The signature nonce is stale"),

@@ -65,7 +65,7 @@ PHOTO_PLANS = (
     PhotoPlan(1, True, "citizen1", True),  # exhibited
     PhotoPlan(2, True, "citizen1", True),  # exhibited and listed for sale
     PhotoPlan(3, True, "citizen2", True),  # exhibited
-    PhotoPlan(4, True, "citizen2"),  # goes to auction (the gallery holds it in escrow)
+    PhotoPlan(4, True, "citizen2", True),  # auctioned: stays published in the gallery's escrow
     PhotoPlan(5, True),  # issued, unclaimed: its claim URL is printed
     PhotoPlan(6, False),  # uploaded only: the studio issues it from its console
 )

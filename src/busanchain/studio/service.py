@@ -1115,6 +1115,9 @@ class StudioService:
         if pending is not None and self._still_open(pending):
             return 202, self.photo(user_id, photo_id)  # one signed change at a time
         if bool(self._read("isPublished", [token_id])) != published:
+            if published and self._beneficial_owner(token_id) is not None:
+                ko, en = ERROR_TEXT["TokenInEscrow"]
+                raise Conflict(en, ko)
             outcome = self._publish_tx(photo_id, signer, token_id, published)
             if outcome.status in (OutboxState.REVERTED, OutboxState.FAILED):
                 raise _friendly_revert(
@@ -1172,7 +1175,7 @@ class StudioService:
                 return
             token_id = record.token_id
         try:
-            owner = str(self._read("ownerOf", [token_id]))
+            owner = self._beneficial_owner(token_id) or str(self._read("ownerOf", [token_id]))
             published = bool(self._read("isPublished", [token_id]))
         except ChainError:
             return
@@ -1183,6 +1186,15 @@ class StudioService:
                 record.owner_address = owner
             if record.published != published:
                 self._set_visibility(session, record, published)
+
+    def _beneficial_owner(self, token_id: int) -> str | None:
+        """The seller while the token is in an escrow (a Gallery auction), else None.
+
+        The escrow contract is only a custodian: the seller keeps owning the photo, as
+        `Gallery.holderOf` says, and keeps access to its private content.
+        """
+        address = str(self._read("escrowedFrom", [token_id]))
+        return None if int(address, 16) == 0 else address
 
     def resume_pending(self) -> int:
         """After a restart: finish claims and publication changes a crash left in flight.
