@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from busanchain.accounts.deps import current_user, require_roles
 from busanchain.accounts.service import User
 from busanchain.domain.roles import Role
+from busanchain.gallery.moderation_pages import moderation_pages
 from busanchain.gallery.pages import pages
 from busanchain.gallery.schemas import (
     AppealIn,
@@ -230,3 +231,4 @@ def register(app: FastAPI, context: PlatformContext) -> None:
     """Mount the gallery routes (JSON API and pages)."""
     app.include_router(api)
     app.include_router(pages)
+    app.include_router(moderation_pages)

@@ -29,6 +29,7 @@ from busanchain.accounts.service import User
 from busanchain.domain.errors import ValidationFailed
 from busanchain.domain.roles import Role
 from busanchain.platform.context import PlatformContext
+from busanchain.studio.admin_pages import admin_pages
 from busanchain.studio.images import DEFAULT_LIMITS
 from busanchain.studio.pages import pages
 from busanchain.studio.schemas import (
@@ -235,3 +236,4 @@ def register(app: FastAPI, context: PlatformContext) -> None:
     app.include_router(api)
     app.include_router(gateway)
     app.include_router(pages)
+    app.include_router(admin_pages)
