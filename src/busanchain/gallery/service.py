@@ -27,6 +27,7 @@ from busanchain.chain.signing import Signer
 from busanchain.db.base import utcnow
 from busanchain.domain.addresses import parse_address
 from busanchain.domain.errors import (
+    ChainError,
     Conflict,
     PermissionDenied,
     TransactionReverted,
@@ -1042,13 +1043,9 @@ class GalleryService:
             if row is None:
                 raise not_found("exhibition", "전시")
             answer = _exhibition_dict(row)
-            cards = []
-            for token_id in repo.exhibition_tokens(session, exhibition_id):
-                photo = repo.photo_of_token(session, token_id)
-                if photo is not None and photo.published:
-                    cards.append(self._card(session, photo))
-            answer["works"] = cards
-            return answer
+            shown = self._published_tokens(session, repo.exhibition_tokens(session, exhibition_id))
+        answer["works"] = self._cards(self._still_published(shown))
+        return answer
 
     # -- browse and profiles -------------------------------------------------------------------
 
@@ -1058,12 +1055,15 @@ class GalleryService:
         """Published tokens, filtered, by token id; `next` is the cursor for the next page."""
         with self.context.unit_of_work() as session:
             photos = repo.published_photos(session, filters, page, limit)
-            items = [self._card(session, p) for p in photos]
-        cursor = items[-1]["token_id"] if len(items) == limit else None
-        return {"items": items, "next": cursor}
+            shown = [p.token_id for p in photos if p.token_id is not None]
+        cursor = shown[-1] if len(shown) == limit else None
+        return {"items": self._cards(self._still_published(shown)), "next": cursor}
 
     def token(self, token_id: int) -> dict[str, Any]:
         """A token's public card: metadata only if published; listing, auction, frozen flag."""
+        with self.context.unit_of_work() as session:
+            listed = self._published_tokens(session, [token_id])
+        self._still_published(listed)
         with self.context.unit_of_work() as session:
             photo = repo.photo_of_token(session, token_id)
             if photo is None:
@@ -1114,13 +1114,46 @@ class GalleryService:
         """A profile: published works an address created (studio or royalty receiver) and owns."""
         who = parse_address(address)
         with self.context.unit_of_work() as session:
-            created = [p for p in repo.created_by(session, who) if p.published]
-            owned = repo.published_photos(session, {"owner": who}, None, 200)
-            return {
-                "address": who,
-                "created": [self._card(session, p) for p in created],
-                "owned": [self._card(session, p) for p in owned],
-            }
+            created = [p.token_id for p in repo.created_by(session, who) if p.published]
+            owned = [p.token_id for p in repo.published_photos(session, {"owner": who}, None, 200)]
+        live = set(self._still_published([t for t in {*created, *owned} if t is not None]))
+        return {
+            "address": who,
+            "created": self._cards([t for t in created if t in live]),
+            "owned": self._cards([t for t in owned if t in live]),
+        }
+
+    @staticmethod
+    def _published_tokens(session: Session, token_ids: list[int]) -> list[int]:
+        """The tokens among `token_ids` whose photo the database has as published."""
+        photos = [repo.photo_of_token(session, t) for t in token_ids]
+        return [p.token_id for p in photos if p is not None and p.published and p.token_id]
+
+    def _still_published(self, token_ids: list[int]) -> list[int]:
+        """The tokens (recorded as published) that the chain still has published, in order.
+
+        A transfer made outside the platform (from a wallet) unpublishes a token on chain
+        without the database knowing: such a token's row is brought up to date and it is left
+        out, so no answer keeps showing a now-private work's CIDs. If the node cannot be
+        reached, the recorded state stands (the gateway still refuses private content).
+        """
+        kept = []
+        for token_id in token_ids:
+            try:
+                live = self.chain.is_published(token_id)
+            except ChainError:
+                live = True
+            if not live:
+                self.ownership.sync(token_id)
+            else:
+                kept.append(token_id)
+        return kept
+
+    def _cards(self, token_ids: list[int]) -> list[dict[str, Any]]:
+        """The public cards of published tokens, in the given order."""
+        with self.context.unit_of_work() as session:
+            photos = [repo.photo_of_token(session, t) for t in token_ids]
+            return [self._card(session, p) for p in photos if p is not None and p.published]
 
     # -- page views (read helpers for gallery/pages.py) -------------------------------------------
 
