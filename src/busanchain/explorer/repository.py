@@ -296,3 +296,17 @@ def count_address_nft_events(session: Session, address: str, contracts: Sequence
     """How many NFT events touch an address."""
     stmt = select(func.count()).select_from(NftEvent).where(_nft_moves(address, contracts))
     return int(session.scalar(stmt) or 0)
+
+
+OWNERSHIP_KINDS = ("claim", "mint", "transfer", "publish", "unpublish", "sale", "auction_settled")
+
+
+def nft_ownership_events(session: Session, since_block: int) -> list[tuple[str, int, int, int]]:
+    """(block hash, log index, block number, token id) of every event at or after
+    `since_block` that changed a token's owner or publication."""
+    rows = session.execute(
+        select(NftEvent.block_hash, NftEvent.log_index, NftEvent.block_number, NftEvent.token_id)
+        .where(NftEvent.block_number >= since_block, NftEvent.kind.in_(OWNERSHIP_KINDS))
+        .order_by(NftEvent.block_number, NftEvent.log_index)
+    ).all()
+    return [(h, int(i), int(n), int(t)) for h, i, n, t in rows]

@@ -316,6 +316,12 @@ class ExplorerService:
             events=events,
         )  # fmt: skip
 
+    def nft_ownership_events(self, since_block: int) -> list[tuple[str, int, int, int]]:
+        """(block hash, log index, block, token id) of owner/publication changes at or after
+        a block, oldest first (for the photo sync)."""
+        with self.context.unit_of_work() as session:
+            return repository.nft_ownership_events(session, since_block)
+
     def nft(self, token_id: str) -> NftSummary:
         """A PhotoNFT from the index: owner, studio, sales, royalties and fees paid.
 

@@ -34,6 +34,7 @@ from busanchain.domain.errors import (
     ValidationFailed,
 )
 from busanchain.domain.personal import clean_text
+from busanchain.explorer.service import ExplorerService
 from busanchain.gallery import repository as repo
 from busanchain.gallery.errors import (
     REVERT_TEXT,
@@ -840,6 +841,13 @@ class GalleryService:
                     sale.auction_id = auction_id
                     repo.add(session, sale)
 
+    def sync_tokens(self, token_ids: list[int]) -> int:
+        """Bring these tokens' photo rows (owner, publication, content visibility) in line
+        with the chain; used by the background photo sync after indexed NFT events."""
+        for token_id in token_ids:
+            self.ownership.sync(token_id)
+        return len(token_ids)
+
     def settle_ended(self) -> int:
         """Background pass: settle every live auction whose end has passed; how many."""
         with self.context.unit_of_work() as session:
@@ -1250,6 +1258,35 @@ def _exhibition_dict(row: GalleryExhibition) -> dict[str, Any]:
         "studio_id": row.studio_id,
         "created_at": row.created_at.isoformat(),
     }
+
+
+PHOTO_SYNC_OVERLAP_BLOCKS = 12  # re-read a few blocks: a reorg may have replaced them
+
+
+class PhotoFollower:
+    """Follows indexed NFT events into the photo rows.
+
+    A transfer made from a wallet, or a sale, changes who may see a private photo and makes
+    it private again; "my photos", browse and the gateway's records read those rows. The
+    first pass re-checks every token that ever moved; later passes re-read the last few
+    blocks (a reorg may have replaced them) but sync only tokens with events not seen yet.
+    """
+
+    def __init__(self, context: PlatformContext) -> None:
+        self.context = context
+        self.since = 0
+        self.seen: set[tuple[str, int]] = set()
+
+    def pass_once(self) -> int:
+        """One pass; returns how many tokens were synced with the chain."""
+        events = ExplorerService(self.context).nft_ownership_events(self.since)
+        fresh = sorted({token for h, i, _, token in events if (h, i) not in self.seen})
+        if fresh:
+            gallery_service_for(self.context).sync_tokens(fresh)
+        if events:
+            self.since = max(self.since, events[-1][2] + 1 - PHOTO_SYNC_OVERLAP_BLOCKS)
+        self.seen = {(h, i) for h, i, number, _ in events if number >= self.since}
+        return len(fresh)
 
 
 def gallery_service_for(context: PlatformContext) -> GalleryService:

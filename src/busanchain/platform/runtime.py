@@ -145,6 +145,7 @@ class PlatformRuntime:
         self._spawn("programs-recovery", _recover_programs, self.context)
         self._spawn("studio-recovery", _recover_studio, self.context)
         self._spawn("auction-settler", _settle_auctions, self.context, self._stop)
+        self._spawn("photo-sync", _sync_photos, self.context, self._stop)
 
     def _spawn(self, name: str, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
@@ -234,6 +235,22 @@ def _settle_auctions(context: PlatformContext, stop: threading.Event) -> None:
         except Exception:  # a background loop must log, not die
             log.exception("settling ended auctions failed; retrying")
         stop.wait(AUCTION_SETTLE_INTERVAL_S)
+
+
+PHOTO_SYNC_INTERVAL_S = 2.0
+
+
+def _sync_photos(context: PlatformContext, stop: threading.Event) -> None:
+    """Follow indexed NFT events into the photo rows until stopped (`PhotoFollower`)."""
+    from busanchain.gallery.service import PhotoFollower
+
+    follower = PhotoFollower(context)
+    while not stop.is_set():
+        try:
+            follower.pass_once()
+        except Exception:  # a background loop must log, not die
+            log.exception("photo sync pass failed; retrying")
+        stop.wait(PHOTO_SYNC_INTERVAL_S)
 
 
 def runtime_file(settings: Settings) -> Path:
