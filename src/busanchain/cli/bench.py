@@ -110,3 +110,49 @@ def bench_expiry_command(
 
     counts = [int(part) for part in holders.split(",") if part.strip()]
     _emit(expiry_gas(counts))
+
+
+@bench_app.command("mint")
+def bench_mint_command(
+    photos: int = typer.Option(20, min=1, max=10_000, help="12 MP photos per pass."),
+    parallel: int = typer.Option(
+        1, min=1, max=32, help="Also run as many fresh photos with K workers (K > 1)."
+    ),
+    block_time: float = typer.Option(
+        1.0, min=0.0, max=60.0, help="anvil block time; 0 = automine."
+    ),
+    as_json: bool = JsonFlag,
+) -> None:
+    """12 MP upload to an NFT visible in the gallery, over HTTP: seconds per photo."""
+    from busanchain.studio.bench import run_mint_bench
+    from busanchain.web.app import create_app
+
+    with _progress() as report:
+        result = run_mint_bench(
+            photos, parallel, block_time or None, progress=report, app_factory=create_app
+        )
+    _emit(result)
+
+
+@bench_app.command("gallery")
+def bench_gallery_command(
+    nfts: int = typer.Option(10_000, min=1, max=1_000_000, help="Published NFTs in the gallery."),
+    clients: int = typer.Option(200, min=1, max=2_000, help="Concurrent HTTP clients."),
+    seconds: float = typer.Option(20.0, min=1.0, max=3_600.0, help="Measured seconds per run."),
+    pages: str = typer.Option(
+        "auto", help="auto (HTML pages if served, else JSON API), api, html or both."
+    ),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Browse, search and token pages under concurrent clients: p50/p95 and requests/s."""
+    from busanchain.gallery.bench import PAGE_MODES, run_gallery_bench
+    from busanchain.web.app import create_app
+
+    if pages not in PAGE_MODES:
+        raise typer.BadParameter(f"pages: one of {', '.join(PAGE_MODES)}", param_hint="--pages")
+
+    with _progress() as report:
+        result = run_gallery_bench(
+            nfts, clients, seconds, pages, progress=report, app_factory=create_app
+        )
+    _emit(result)

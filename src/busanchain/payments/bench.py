@@ -16,15 +16,12 @@ import multiprocessing
 import pstats
 import queue
 import secrets
-import socket
 import statistics
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,10 +32,8 @@ from eth_utils import keccak
 
 from busanchain.accounts.service import account_service_for
 from busanchain.chain.client import ChainClient
-from busanchain.chain.node import AnvilConfig, AnvilSupervisor, find_anvil_binary
 from busanchain.chain.signing import signer_from_key
-from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY, Settings
-from busanchain.db.migrate import upgrade
+from busanchain.config import Settings
 from busanchain.deployment.service import DeploymentService
 from busanchain.domain.errors import ConfigurationError
 from busanchain.domain.roles import Role
@@ -47,6 +42,10 @@ from busanchain.merchants.tables import MerchantRecord
 from busanchain.outbox.service import OutboxService, raise_for_outcome
 from busanchain.payments.relayer import PAID_TOPIC, run_relayer
 from busanchain.payments.service import PaymentService, PayRequest, order_reference
+from busanchain.platform.benchkit import AppFactory
+from busanchain.platform.benchkit import noop_progress as _noop
+from busanchain.platform.benchkit import private_platform as _platform
+from busanchain.platform.benchkit import serve as _serve
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
 from busanchain.programs.tables import ProgramRecord
@@ -59,46 +58,6 @@ GRANT = 10_000_000
 MERCHANTS = 5
 PROFILED = 100
 LOAD_PROCESSES = 2  # the load generator runs outside the server's process (its own GILs)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    """No progress display."""
-
-
-@contextmanager
-def _platform(root: Path) -> Iterator[tuple[PlatformContext, AnvilSupervisor]]:
-    with tempfile.TemporaryDirectory(prefix="busanchain-paybench-") as tmp:
-        node = AnvilSupervisor(
-            AnvilConfig(
-                binary=find_anvil_binary(root / "node_modules"),
-                state_dir=Path(tmp) / "chain",
-                port=_free_port(),
-                block_time=1.0,
-                gas_limit=1_000_000_000,
-            )
-        )
-        node.start(watch=False)
-        settings = Settings.from_env(environ={}, root=root).with_overrides(
-            data_dir=Path(tmp),
-            database_url=f"sqlite:///{tmp}/bench.sqlite3",
-            rpc_url=node.config.rpc_url,
-            operator_key=ANVIL_DEFAULT_OPERATOR_KEY,
-            kek_env=secrets.token_hex(32),
-            session_secret=secrets.token_hex(16),
-        )
-        context = PlatformContext.create(settings)
-        try:
-            upgrade(context.engine)
-            yield context, node
-        finally:
-            context.close()
-            node.stop(snapshot=False)
 
 
 def _execute(chain: VoucherChain, contract: Any, fn: str, args: list[Any]) -> None:
@@ -177,31 +136,6 @@ def _setup(
         part = addresses[start : start + 200]
         _execute(chain, chain.voucher, "grantBatch", [PROGRAM, part, [GRANT] * len(part)])
     return codes, names
-
-
-AppFactory = Callable[[PlatformContext], Any]
-"""busanchain.web.app.create_app, passed in by the CLI (only entry points import web)."""
-
-
-@contextmanager
-def _serve(context: PlatformContext, app_factory: AppFactory) -> Iterator[str]:
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app_factory(context), log_level="error", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 class _Load:
