@@ -84,9 +84,12 @@ def test_apply_then_approve_registers_the_merchant_on_chain(
     assert "0x" + bytes(entry[0]).hex() == business_number_hash(number.replace("-", ""))
     assert (entry[1], entry[2], entry[3]) == (5812, 26350, True)
     assert service.chain.read_one(registry, "isActive", [view.wallet_address]) is True
-    # gas costs something on anvil (a tip), so the wallet got ether for its own refunds
+    # where gas costs something the wallet got ether for its own refunds; anvil's suggested
+    # tip follows recent blocks and is 0 after zero-tip transactions of other tests, and then
+    # the merchant needs no ether (the approval checks the same fee figure)
     balance = service.outbox.client.request("eth_getBalance", [view.wallet_address, "latest"])
-    assert int(balance, 16) > 0
+    fees = service.outbox.client.fee_params().max_fee_per_gas
+    assert int(balance, 16) > 0 or fees == 0
     # approving again is a no-op
     assert service.approve(view.id, official_id).status == MerchantStatus.ACTIVE
 

@@ -98,13 +98,18 @@ def serve(context: PlatformContext, app_factory: AppFactory) -> Iterator[str]:
         sock.close()
 
 
-def percentile_ms(seconds: Sequence[float], fraction: float) -> float | None:
-    """The `fraction` percentile (nearest rank) of durations in seconds, in milliseconds."""
+def percentile(seconds: Sequence[float], fraction: float) -> float | None:
+    """The `fraction` percentile (nearest rank) of durations in seconds, unrounded."""
     if not seconds:
         return None
     ordered = sorted(seconds)
-    rank = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-    return round(1000 * ordered[rank], 1)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def percentile_ms(seconds: Sequence[float], fraction: float) -> float | None:
+    """The `fraction` percentile (nearest rank) of durations in seconds, in milliseconds."""
+    value = percentile(seconds, fraction)
+    return None if value is None else round(1000 * value, 1)
 
 
 def machine_load() -> dict[str, Any]:

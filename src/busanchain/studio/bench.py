@@ -32,6 +32,7 @@ from busanchain.platform.benchkit import (
     Progress,
     machine_load,
     noop_progress,
+    percentile,
     percentile_ms,
     private_platform,
     serve,
@@ -281,7 +282,7 @@ def _summary(
         "wall_s": round(wall, 2),
         "seconds_per_photo": round(wall / max(len(timings), 1), 3),
         "photo_p50_s": round(statistics.median(totals), 3) if totals else None,
-        "photo_p95_s": round((percentile_ms(totals, 0.95) or 0) / 1000, 3),
+        "photo_p95_s": round(percentile(totals, 0.95) or 0.0, 3),  # rounded like p50
         "stages": stages,
         "load_before": load_before,
         "load_after": machine_load(),
