@@ -16,7 +16,7 @@ from busanchain.merchants.rules import (
 )
 from busanchain.merchants.service import MerchantService
 from busanchain.merchants.tables import MerchantRecord, MerchantStatus, SettlementRecord
-from busanchain.outbox.tables import OutboxEntry
+from busanchain.outbox.tables import OutboxEntry, OutboxState
 from busanchain.payments.tables import PaymentState
 from busanchain.platform.operator import operator_signer
 from tests.merchants.conftest import (
@@ -88,14 +88,20 @@ def test_apply_then_approve_registers_the_merchant_on_chain(
     # where gas cost something at approval, the wallet was sent ether for its own refunds
     # (anvil's suggested tip follows recent blocks: it is 0 after other tests' zero-tip
     # transactions, and then nothing is queued); whatever was queued must have arrived
-    balance = service.outbox.client.request("eth_getBalance", [view.wallet_address, "latest"])
+    # (the top-up is broadcast after the registry call, so it may be mined a block later)
     with service.context.unit_of_work() as session:
-        funded = session.scalar(
-            select(func.count())
-            .select_from(OutboxEntry)
-            .where(OutboxEntry.reference == f"merchant-wallet:{view.wallet_address}")
+        funded = list(
+            session.scalars(
+                select(OutboxEntry.id).where(
+                    OutboxEntry.reference == f"merchant-wallet:{view.wallet_address}"
+                )
+            )
         )
-    assert (int(balance, 16) > 0) == (funded == 1)
+    assert len(funded) <= 1
+    for entry_id in funded:
+        assert service.outbox.wait(entry_id, 30).status == OutboxState.CONFIRMED
+    balance = service.outbox.client.request("eth_getBalance", [view.wallet_address, "latest"])
+    assert (int(balance, 16) > 0) == (len(funded) == 1)
     # approving again is a no-op
     assert service.approve(view.id, official_id).status == MerchantStatus.ACTIVE
 

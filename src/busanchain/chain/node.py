@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import threading
@@ -146,6 +147,19 @@ class AnvilSupervisor:
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)
 
+    def _node_env(self) -> dict[str, str]:
+        """The node's environment, with a home of its own inside the state directory.
+
+        anvil spills old block states to ``$HOME/.foundry/anvil/tmp`` and removes them only on
+        a clean exit; after a kill -9 they would pile up in the user's home. With the home in
+        the state directory the spill lives with the chain's data, and it is cleared here
+        before each start (the previous process is gone by then, and the spill is a cache).
+        """
+        home = self.config.state_dir / "home"
+        shutil.rmtree(home / ".foundry" / "anvil" / "tmp", ignore_errors=True)
+        home.mkdir(parents=True, exist_ok=True)
+        return {**os.environ, "HOME": str(home)}
+
     def _spawn(self) -> None:
         cfg = self.config
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +174,7 @@ class AnvilSupervisor:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=self._node_env(),
         )
         log_file.close()
         atomic_write(self._pid_file, str(self._process.pid).encode())
