@@ -39,7 +39,7 @@ from busanchain.config import Settings
 from busanchain.deployment.service import DeploymentService
 from busanchain.domain.errors import ConfigurationError
 from busanchain.domain.roles import Role
-from busanchain.gallery.service import GalleryService
+from busanchain.gallery.service import gallery_service_for
 from busanchain.keys.service import key_service_for
 from busanchain.merchants.rules import business_number_check_digit
 from busanchain.outbox.nonces import key_lock
@@ -412,7 +412,7 @@ def _figures(samples: list[Sample], wall: float) -> dict[str, Any]:
 
 def _profile(context: PlatformContext, kind: str, corpus: Corpus) -> dict[str, Any]:
     """cProfile of PROFILED requests of one kind, run on the gallery service in-process."""
-    service, rng = GalleryService(context), random.Random(7)
+    service, rng = gallery_service_for(context), random.Random(7)
     calls: list[Callable[[], Any]] = []
     for _ in range(PROFILED):
         if kind == "token":

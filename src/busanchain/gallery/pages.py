@@ -22,7 +22,13 @@ from busanchain.accounts.service import User
 from busanchain.domain.errors import NotFound, PermissionDenied
 from busanchain.domain.roles import Role
 from busanchain.explorer.service import ExplorerService
-from busanchain.gallery.service import FREEZE_REASONS, REPORT_KINDS, GalleryService
+from busanchain.gallery.actions import GalleryActions
+from busanchain.gallery.service import (
+    FREEZE_REASONS,
+    REPORT_KINDS,
+    GalleryService,
+    gallery_service_for,
+)
 from busanchain.http.i18n import pick, request_lang
 from busanchain.keys.service import key_service_for
 from busanchain.studio.service import StudioService
@@ -62,7 +68,7 @@ EVENT_LABELS = {
 
 
 def _service(request: Request) -> GalleryService:
-    return GalleryService(request.app.state.context)
+    return gallery_service_for(request.app.state.context)
 
 
 def _labels(lang: str, table: dict[str, tuple[str, str]]) -> Any:
@@ -201,3 +207,29 @@ def token_page(request: Request, token_id: Id) -> Response:
 def profile_page(request: Request, address: Annotated[str, Path(max_length=42)]) -> Response:
     """A creator's and owner's profile: published works created and owned."""
     return _render(request, "profile.html", profile=_service(request).profile(address))
+
+
+# -- my gallery: my profile and my credit ------------------------------------------------------
+
+
+@pages.get("/gallery/me", response_class=HTMLResponse)
+def my_gallery_page(request: Request) -> Response:
+    """Your own profile, and the DigitalWon the gallery holds for you after a payout to you
+    failed (a credit), with a button that withdraws it to your wallet."""
+    user = optional_user(request)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    viewer = _viewer_address(request, user)
+    if viewer is None:
+        raise NotFound("You have no wallet yet.", "아직 지갑이 없습니다.")
+    service = _service(request)
+    response = _render(
+        request,
+        "profile.html",
+        profile=service.profile(viewer),
+        mine=True,
+        credit=GalleryActions(service).credit_of(viewer),
+        withdraw_key=secrets.token_hex(16),
+    )
+    response.headers["Cache-Control"] = "no-store"  # the key is single-use
+    return response

@@ -177,6 +177,49 @@ def photo_of_token(session: Session, token_id: int) -> PhotoRecord | None:
     return session.scalars(query).first()
 
 
+def photos_of_tokens(session: Session, token_ids: list[int]) -> dict[int, PhotoRecord]:
+    """The studio photos minted as `token_ids`, by token id (one query)."""
+    if not token_ids:
+        return {}
+    query = select(PhotoRecord).where(
+        PhotoRecord.token_id.in_(token_ids), PhotoRecord.state == PhotoState.CLAIMED
+    )
+    found: dict[int, PhotoRecord] = {}
+    for photo in session.scalars(query.order_by(PhotoRecord.id)):
+        if photo.token_id is not None:
+            found.setdefault(photo.token_id, photo)
+    return found
+
+
+def studios_and_photographers(
+    session: Session, photos: Sequence[PhotoRecord]
+) -> tuple[dict[int, StudioRecord], dict[int, PhotographerRecord]]:
+    """The studios and photographers of some photos, by id (two queries)."""
+    studio_ids = {p.studio_id for p in photos}
+    people_ids = {p.photographer_id for p in photos if p.photographer_id is not None}
+    studios = session.scalars(select(StudioRecord).where(StudioRecord.id.in_(studio_ids)))
+    people = session.scalars(
+        select(PhotographerRecord).where(PhotographerRecord.id.in_(people_ids))
+    )
+    return {s.id: s for s in studios}, {p.id: p for p in people}
+
+
+def best_listings(session: Session, token_ids: list[int], now: int) -> dict[int, GalleryOrder]:
+    """The cheapest open, unexpired listing of each token that has one (one query)."""
+    if not token_ids:
+        return {}
+    query = select(GalleryOrder).where(
+        GalleryOrder.token_id.in_(token_ids),
+        GalleryOrder.side == OrderSide.LISTING,
+        GalleryOrder.state == OrderState.OPEN,
+        GalleryOrder.expiry > now,
+    )
+    best: dict[int, GalleryOrder] = {}
+    for order in session.scalars(query.order_by(GalleryOrder.price, GalleryOrder.id)):
+        best.setdefault(order.token_id, order)
+    return best
+
+
 def studio_of_owner(session: Session, user_id: int) -> StudioRecord | None:
     """The studio a user owns, if any."""
     return session.scalars(

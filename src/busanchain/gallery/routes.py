@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from busanchain.accounts.deps import current_user, require_roles
 from busanchain.accounts.service import User
 from busanchain.domain.roles import Role
+from busanchain.gallery.actions import GalleryActions
 from busanchain.gallery.moderation_pages import moderation_pages
 from busanchain.gallery.pages import pages
 from busanchain.gallery.schemas import (
@@ -29,7 +30,8 @@ from busanchain.gallery.schemas import (
     ReportIn,
     UnfreezeIn,
 )
-from busanchain.gallery.service import GalleryService
+from busanchain.gallery.service import GalleryService, gallery_service_for
+from busanchain.gallery.tables import OrderSide
 from busanchain.platform.context import PlatformContext
 
 api = APIRouter(prefix="/api/gallery", tags=["gallery"])
@@ -42,7 +44,7 @@ Curator = Annotated[User, Depends(require_roles(Role.ADMIN, Role.STUDIO))]
 
 
 def _service(request: Request) -> GalleryService:
-    return GalleryService(request.app.state.context)
+    return gallery_service_for(request.app.state.context)
 
 
 def _answer(result: tuple[int, dict[str, Any]]) -> JSONResponse:
@@ -232,3 +234,50 @@ def register(app: FastAPI, context: PlatformContext) -> None:
     app.include_router(api)
     app.include_router(pages)
     app.include_router(moderation_pages)
+
+
+# -- ending things on chain (gallery/actions.py) -----------------------------------------------
+
+
+def _actions(request: Request) -> GalleryActions:
+    return GalleryActions(_service(request))
+
+
+@api.post("/auctions/{auction_id}/cancel")
+def cancel_auction(request: Request, auction_id: Id, user: Member) -> Any:
+    """Cancel your auction while it has no bid (the work comes back; the platform pays gas)."""
+    return _actions(request).cancel_auction(user.id, auction_id)
+
+
+@api.post("/auctions/{auction_id}/cancel-frozen", status_code=202)
+def cancel_frozen_auction(
+    request: Request, auction_id: Id, user: Admin, idempotency_key: IdemKey = None
+) -> Any:
+    """Cancel the auction of a frozen work (platform admins): the top bidder is refunded, the
+    work goes back to the seller. 200 cancelled, 202 pending (repeat with the same key)."""
+    actions = _actions(request)
+    return _answer(actions.cancel_frozen_auction(user.id, auction_id, idempotency_key))
+
+
+@api.post("/listings/{order_id}/cancel-onchain")
+def cancel_listing_onchain(request: Request, order_id: Id, user: Member) -> Any:
+    """Cancel your listing for good, on chain too (if its signature may have leaked)."""
+    return _actions(request).cancel_order_onchain(user.id, order_id, OrderSide.LISTING)
+
+
+@api.post("/offers/{order_id}/cancel-onchain")
+def cancel_offer_onchain(request: Request, order_id: Id, user: Member) -> Any:
+    """Withdraw your offer for good, on chain too."""
+    return _actions(request).cancel_order_onchain(user.id, order_id, OrderSide.OFFER)
+
+
+@api.get("/me/credit")
+def credit(request: Request, user: Member) -> Any:
+    """DigitalWon the gallery holds for you after a payout to you failed."""
+    return _actions(request).credit(user.id)
+
+
+@api.post("/me/withdraw", status_code=202)
+def withdraw(request: Request, user: Member, idempotency_key: IdemKey = None) -> Any:
+    """Send your whole credit to your own wallet: 200 withdrawn, 202 pending."""
+    return _answer(_actions(request).withdraw(user.id, idempotency_key))

@@ -14,7 +14,8 @@ first with reads, so a refused request costs no gas and spends no nonce.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
 from eth_abi import decode
 from eth_utils import keccak
@@ -36,6 +37,7 @@ from busanchain.domain.errors import (
 from busanchain.domain.personal import clean_text
 from busanchain.explorer.service import ExplorerService
 from busanchain.gallery import repository as repo
+from busanchain.gallery.chainview import ChainView, Head
 from busanchain.gallery.errors import (
     REVERT_TEXT,
     ExternalWallet,
@@ -80,7 +82,7 @@ from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
 from busanchain.studio import repository as studio_repo
 from busanchain.studio.contracts import PhotoDomain, sign_approval_for_all
-from busanchain.studio.tables import PhotoRecord, StudioStatus
+from busanchain.studio.tables import PhotographerRecord, PhotoRecord, StudioRecord, StudioStatus
 
 WAIT_S = 10.0
 FILL_AUTH_TTL_S = 300  # the matcher's co-signature lives 5 minutes (contract max: 1 hour)
@@ -91,6 +93,7 @@ MAX_AUCTION_S = 90 * 24 * 3600
 MIN_GAS_WEI = 2 * 10**15
 TOP_UP_WEI = 2 * 10**16
 PAGE_SIZE = 24
+SERVICE_NAME = "gallery"
 REPORT_KINDS = ("copy", "theft", "other")
 FREEZE_REASONS = ("copy", "theft", "abuse", "privacy", "other")
 SALE_KINDS = ("listing", "offer", "auction")
@@ -165,6 +168,11 @@ class GalleryService:
         self.chain = GalleryChain(context, self.outbox)
         self.operator: Signer = operator_signer(context.settings)
         self.ownership = OwnershipSync(context, self.chain)
+
+    @cached_property
+    def view(self) -> ChainView:
+        """Cached per-token chain facts for the public views (see gallery/chainview.py)."""
+        return ChainView(self.chain)
 
     # -- keys, gas and chain helpers ------------------------------------------------------------
 
@@ -1046,13 +1054,14 @@ class GalleryService:
 
     def exhibition(self, exhibition_id: int) -> dict[str, Any]:
         """An exhibition with the cards of its works that are still published."""
+        head = self.view.head()
         with self.context.unit_of_work() as session:
             row = repo.get(session, GalleryExhibition, exhibition_id)
             if row is None:
                 raise not_found("exhibition", "전시")
             answer = _exhibition_dict(row)
             shown = self._published_tokens(session, repo.exhibition_tokens(session, exhibition_id))
-        answer["works"] = self._cards(self._still_published(shown))
+        answer["works"] = self._cards(self._still_published(shown, head), head)
         return answer
 
     # -- browse and profiles -------------------------------------------------------------------
@@ -1061,94 +1070,82 @@ class GalleryService:
         self, filters: dict[str, Any], page: int | None, limit: int = PAGE_SIZE
     ) -> dict[str, Any]:
         """Published tokens, filtered, by token id; `next` is the cursor for the next page."""
+        head = self.view.head()
         with self.context.unit_of_work() as session:
             photos = repo.published_photos(session, filters, page, limit)
             shown = [p.token_id for p in photos if p.token_id is not None]
         cursor = shown[-1] if len(shown) == limit else None
-        return {"items": self._cards(self._still_published(shown)), "next": cursor}
+        return {"items": self._cards(self._still_published(shown, head), head), "next": cursor}
 
     def token(self, token_id: int) -> dict[str, Any]:
         """A token's public card: metadata only if published; listing, auction, frozen flag."""
+        head = self.view.head()
+        now = self.view.now(head)
         with self.context.unit_of_work() as session:
             listed = self._published_tokens(session, [token_id])
-        self._still_published(listed)
+        self._still_published(listed, head)
         with self.context.unit_of_work() as session:
             photo = repo.photo_of_token(session, token_id)
             if photo is None:
                 raise not_found()
             if photo.published:
-                card = self._card(session, photo)
+                card = self._card(session, photo, now)
             else:
                 card = {"token_id": token_id, "published": False, "owner": photo.owner_address}
-                card.update(self._market(session, token_id))
+                card.update(self._market(session, token_id, now))
             auction = repo.live_auction_of_token(session, token_id)
             card["auction_id"] = auction.id if auction else None
             card["offers"] = [order_dict(o) for o in repo.orders_of_token(session, token_id, 1)]
-        card["frozen"] = self.chain.is_frozen(token_id)
+        card["frozen"] = self.frozen_reason(token_id, head) is not None
         return card
 
-    def _market(self, session: Session, token_id: int) -> dict[str, Any]:
-        best = repo.best_listing(session, token_id, self.chain.chain_time())
-        return {
-            "listing": None
-            if best is None
-            else {"id": best.id, "price": best.price, "expiry": best.expiry}
-        }
+    @staticmethod
+    def _market(session: Session, token_id: int, now: int) -> dict[str, Any]:
+        return _market_of(repo.best_listing(session, token_id, now))
 
-    def _card(self, session: Session, photo: PhotoRecord) -> dict[str, Any]:
+    def _card(self, session: Session, photo: PhotoRecord, now: int) -> dict[str, Any]:
         studio, who = repo.studio_and_photographer(session, photo)
         assert photo.token_id is not None
-        card = {
-            "token_id": photo.token_id,
-            "photo_id": photo.id,
-            "published": True,
-            "owner": photo.owner_address,
-            "studio": {"id": studio.id, "name_ko": studio.name_ko, "name_en": studio.name_en}
-            if studio
-            else None,
-            "photographer": {"id": who.id, "name": who.name} if who else None,
-            "width": photo.width,
-            "height": photo.height,
-            "cid": photo.cid,
-            "metadata_cid": photo.metadata_cid,
-            "image_url": f"/api/studio/photos/{photo.id}/image?size=1280",
-            "thumb_url": f"/api/studio/photos/{photo.id}/image?size=320",
-            "claimed_at": photo.claimed_at.isoformat() if photo.claimed_at else None,
-        }
-        card.update(self._market(session, photo.token_id))
-        return card
+        best = repo.best_listing(session, photo.token_id, now)
+        return _card_of(photo, studio, who, best)
 
     def profile(self, address: str) -> dict[str, Any]:
         """A profile: published works an address created (studio or royalty receiver) and owns."""
         who = parse_address(address)
+        head = self.view.head()
         with self.context.unit_of_work() as session:
             created = [p.token_id for p in repo.created_by(session, who) if p.published]
             owned = [p.token_id for p in repo.published_photos(session, {"owner": who}, None, 200)]
-        live = set(self._still_published([t for t in {*created, *owned} if t is not None]))
+        shown = [t for t in {*created, *owned} if t is not None]
+        live = set(self._still_published(shown, head))
         return {
             "address": who,
-            "created": self._cards([t for t in created if t in live]),
-            "owned": self._cards([t for t in owned if t in live]),
+            "created": self._cards([t for t in created if t in live], head),
+            "owned": self._cards([t for t in owned if t in live], head),
         }
 
     @staticmethod
     def _published_tokens(session: Session, token_ids: list[int]) -> list[int]:
         """The tokens among `token_ids` whose photo the database has as published."""
-        photos = [repo.photo_of_token(session, t) for t in token_ids]
-        return [p.token_id for p in photos if p is not None and p.published and p.token_id]
+        photos = repo.photos_of_tokens(session, token_ids)
+        return [t for t in token_ids if t in photos and photos[t].published]
 
-    def _still_published(self, token_ids: list[int]) -> list[int]:
+    def _still_published(self, token_ids: list[int], head: Head | None) -> list[int]:
         """The tokens (recorded as published) that the chain still has published, in order.
 
         A transfer made outside the platform (from a wallet) unpublishes a token on chain
         without the database knowing: such a token's row is brought up to date and it is left
-        out, so no answer keeps showing a now-private work's CIDs. If the node cannot be
-        reached, the recorded state stands (the gateway still refuses private content).
+        out, so no answer keeps showing a now-private work's CIDs. The chain's answers come
+        from `ChainView` (one head read per page; a token is asked again only after an event
+        touched it). If the node cannot be reached, the recorded state stands (the gateway
+        still refuses private content).
         """
+        if head is None:
+            return token_ids
         kept = []
         for token_id in token_ids:
             try:
-                live = self.chain.is_published(token_id)
+                live = self.view.is_published(token_id, head)
             except ChainError:
                 live = True
             if not live:
@@ -1157,11 +1154,23 @@ class GalleryService:
                 kept.append(token_id)
         return kept
 
-    def _cards(self, token_ids: list[int]) -> list[dict[str, Any]]:
-        """The public cards of published tokens, in the given order."""
+    def _cards(self, token_ids: list[int], head: Head | None) -> list[dict[str, Any]]:
+        """The public cards of published tokens, in the given order (five queries a page)."""
+        now = self.view.now(head)
         with self.context.unit_of_work() as session:
-            photos = [repo.photo_of_token(session, t) for t in token_ids]
-            return [self._card(session, p) for p in photos if p is not None and p.published]
+            photos = repo.photos_of_tokens(session, token_ids)
+            shown = [photos[t] for t in token_ids if t in photos and photos[t].published]
+            studios, people = repo.studios_and_photographers(session, shown)
+            best = repo.best_listings(session, [t for t in token_ids if t in photos], now)
+            return [
+                _card_of(
+                    p,
+                    studios.get(p.studio_id),
+                    people.get(p.photographer_id) if p.photographer_id else None,
+                    best.get(p.token_id) if p.token_id is not None else None,
+                )
+                for p in shown
+            ]
 
     # -- page views (read helpers for gallery/pages.py) -------------------------------------------
 
@@ -1172,12 +1181,14 @@ class GalleryService:
         A private (unpublished) token is shown only to its holder `viewer`; to anyone else it
         is NotFound, so the page never confirms that it exists.
         """
+        head = self.view.head()
+        now = self.view.now(head)
         with self.context.unit_of_work() as session:
             photo = repo.photo_of_token(session, token_id)
             mine = bool(viewer and photo and (photo.owner_address or "").lower() == viewer.lower())
             if photo is None or photo.token_id is None or not (photo.published or mine):
                 raise not_found()
-            view = self._card(session, photo)
+            view = self._card(session, photo, now)
             offers = repo.orders_of_token(session, token_id, OrderSide.OFFER)
             auction = repo.live_auction_of_token(session, token_id)
             view.update(
@@ -1190,18 +1201,22 @@ class GalleryService:
                 auction_id=auction.id if auction else None,
             )
         view["auction"] = self.auction(view["auction_id"]) if view["auction_id"] else None
-        view["frozen_reason"] = self.frozen_reason(token_id)
+        view["frozen_reason"] = self.frozen_reason(token_id, head)
         view["frozen"] = view["frozen_reason"] is not None
-        view["chain_time"] = self.chain.chain_time()
+        view["chain_time"] = now
         listed = view["listing"]
         view["listing_split"] = self.quote(token_id, listed["price"]) if listed else None
         return view
 
-    def frozen_reason(self, token_id: int) -> str | None:
-        """The reason code of a frozen token (read from the chain); None when not frozen."""
-        if not self.chain.is_frozen(token_id):
+    def frozen_reason(self, token_id: int, head: Head | None = None) -> str | None:
+        """The reason code of a frozen token (from the chain); None when not frozen."""
+        head = head or self.view.head()
+        if head is not None:
+            raw = self.view.frozen_reason(token_id, head)
+        else:
+            raw = bytes(self.chain.read_one(self.chain.gallery, "frozenReason", [token_id]))
+        if not any(raw):
             return None
-        raw = bytes(self.chain.read_one(self.chain.gallery, "frozenReason", [token_id]))
         return raw.rstrip(b"\0").decode("ascii", "replace") or "other"
 
     def quote(self, token_id: int, price: int) -> dict[str, Any]:
@@ -1224,7 +1239,46 @@ class GalleryService:
         with self.context.unit_of_work() as session:
             studio_id = None if is_admin else self._active_studio(session, user_id)
             photos = repo.published_photos(session, {"studio": studio_id}, None, 100)
-            return [self._card(session, p) for p in photos]
+            tokens = [p.token_id for p in photos if p.token_id is not None]
+        return self._cards(tokens, self.view.head())
+
+
+def _market_of(best: GalleryOrder | None) -> dict[str, Any]:
+    """A card's market part: the best open listing, if any."""
+    return {
+        "listing": None
+        if best is None
+        else {"id": best.id, "price": best.price, "expiry": best.expiry}
+    }
+
+
+def _card_of(
+    photo: PhotoRecord,
+    studio: StudioRecord | None,
+    who: PhotographerRecord | None,
+    best: GalleryOrder | None,
+) -> dict[str, Any]:
+    """The public card of a published, minted photo."""
+    assert photo.token_id is not None
+    card = {
+        "token_id": photo.token_id,
+        "photo_id": photo.id,
+        "published": True,
+        "owner": photo.owner_address,
+        "studio": {"id": studio.id, "name_ko": studio.name_ko, "name_en": studio.name_en}
+        if studio
+        else None,
+        "photographer": {"id": who.id, "name": who.name} if who else None,
+        "width": photo.width,
+        "height": photo.height,
+        "cid": photo.cid,
+        "metadata_cid": photo.metadata_cid,
+        "image_url": f"/api/studio/photos/{photo.id}/image?size=1280",
+        "thumb_url": f"/api/studio/photos/{photo.id}/image?size=320",
+        "claimed_at": photo.claimed_at.isoformat() if photo.claimed_at else None,
+    }
+    card.update(_market_of(best))
+    return card
 
 
 def _bid_dict(bid: GalleryBid) -> dict[str, Any]:
@@ -1290,5 +1344,9 @@ class PhotoFollower:
 
 
 def gallery_service_for(context: PlatformContext) -> GalleryService:
-    """The gallery service of a platform context."""
-    return GalleryService(context)
+    """The gallery service of a platform context: one per process, so that its chain handles,
+    HTTP connection pool and `ChainView` cache are shared by every request."""
+    service = context.services.get(SERVICE_NAME)
+    if service is None:
+        service = context.services.setdefault(SERVICE_NAME, GalleryService(context))
+    return cast(GalleryService, service)

@@ -1,0 +1,179 @@
+"""Per-token chain facts for the public gallery views, cached and kept true by the chain's logs.
+
+Browse, search and token pages must not show a work that its owner has made private on chain
+(a transfer from a wallet unpublishes it without the platform's involvement), nor sell a
+frozen one. Asking the node per card made a 24-card page cost 48 JSON-RPC round trips. Here a
+page costs one: the head block (number, hash, parent hash, timestamp). Facts read once are
+cached with the block they were read at, and every new head block is scanned once, with one
+`eth_getLogs`, for the events that can change them:
+
+- PhotoNFT `Transfer` and `PublishedSet` drop the token's cached `isPublished`;
+- Gallery `Frozen` and `Unfrozen` drop its cached `frozenReason`.
+
+A fact read at block B is cached only if no event after B touched the token, so a read racing
+a scan cannot put back a stale value. When the head does not descend from the last scanned
+block (a reorg), everything cached is dropped. The cache lives per process (each worker has
+its own), holds only public chain facts, and never writes to the database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import keccak
+
+from busanchain.domain.errors import ChainError
+from busanchain.gallery.ownership import GalleryChain
+
+TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+PUBLISHED_SET = "0x" + keccak(text="PublishedSet(uint256,bool)").hex()
+FROZEN = "0x" + keccak(text="Frozen(uint256,bytes32,address)").hex()
+UNFROZEN = "0x" + keccak(text="Unfrozen(uint256,address)").hex()
+TOKEN_TOPIC = {TRANSFER: 3, PUBLISHED_SET: 1, FROZEN: 1, UNFROZEN: 1}
+MAX_SCAN_BLOCKS = 5_000  # a longer gap than this (a long idle process) just drops the cache
+
+
+@dataclass(frozen=True)
+class Head:
+    """The chain's head block as one page saw it."""
+
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+
+    @classmethod
+    def of(cls, block: dict[str, Any]) -> Head:
+        """From an `eth_getBlockByNumber` answer."""
+        return cls(
+            number=int(block["number"], 16),
+            hash=str(block["hash"]),
+            parent_hash=str(block["parentHash"]),
+            timestamp=int(block["timestamp"], 16),
+        )
+
+
+@dataclass
+class _Facts:
+    """One kind of cached fact: token id -> value, with the block it was read at."""
+
+    values: dict[int, Any]
+    touched: dict[int, int]  # token id -> newest block whose events touched it
+
+
+class ChainView:
+    """Cached `isPublished` and `frozenReason` per token, invalidated by the chain's logs."""
+
+    def __init__(self, chain: GalleryChain) -> None:
+        self.chain = chain
+        self._lock = threading.Lock()
+        self._scanned: Head | None = None
+        self._epoch = 0
+        self._published = _Facts({}, {})
+        self._frozen = _Facts({}, {})
+
+    def head(self) -> Head | None:
+        """The head block, after invalidating what changed since the last one; None if the
+        node cannot be reached (the recorded state then stands)."""
+        client = self.chain.outbox.client
+        try:
+            head = Head.of(client.request("eth_getBlockByNumber", ["latest", False]))
+            self._advance(head)
+        except ChainError:
+            return None
+        return head
+
+    def now(self, head: Head | None) -> int:
+        """What the contracts compare expiries against: the head's timestamp (or the clock)."""
+        return head.timestamp if head is not None else int(time.time())
+
+    def is_published(self, token_id: int, head: Head) -> bool:
+        """PhotoNFT `isPublished` at `head`, from the cache when nothing has touched it since."""
+        return bool(self._fact(self._published, token_id, head, self._read_published))
+
+    def frozen_reason(self, token_id: int, head: Head) -> bytes:
+        """Gallery `frozenReason` at `head` (32 zero bytes when the token is not frozen)."""
+        return bytes(self._fact(self._frozen, token_id, head, self._read_frozen))
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _read_published(self, token_id: int, block: int) -> bool:
+        data = self.chain.nft.encode_abi("isPublished", [token_id])
+        out = self.chain.outbox.client.call({"to": self.chain.nft.address, "data": data}, block)
+        return int.from_bytes(out[:32], "big") != 0
+
+    def _read_frozen(self, token_id: int, block: int) -> bytes:
+        contract = self.chain.gallery
+        data = contract.encode_abi("frozenReason", [token_id])
+        return self.chain.outbox.client.call({"to": contract.address, "data": data}, block)[:32]
+
+    def _fact(
+        self, facts: _Facts, token_id: int, head: Head, read: Callable[[int, int], Any]
+    ) -> Any:
+        with self._lock:
+            if token_id in facts.values:
+                return facts.values[token_id]
+            epoch = self._epoch
+        value = read(token_id, head.number)
+        with self._lock:
+            fresh = epoch == self._epoch and facts.touched.get(token_id, -1) <= head.number
+            if fresh and self._scanned is not None and self._scanned.number >= head.number:
+                facts.values[token_id] = value
+        return value
+
+    # -- invalidation ------------------------------------------------------------------------
+
+    def _advance(self, head: Head) -> None:
+        with self._lock:
+            last = self._scanned
+            if last is not None and head.number < last.number:
+                return  # a request that read the head a moment before another one
+            if last is not None and head.number == last.number and head.hash == last.hash:
+                return
+            if (
+                last is None
+                or head.number == last.number
+                or head.number - last.number > MAX_SCAN_BLOCKS
+                or not self._descends(head, last)
+            ):
+                self._reset(head)
+                return
+            for log in self._logs(last.number + 1, head.number):
+                self._touch(log)
+            self._scanned = head
+
+    def _descends(self, head: Head, last: Head) -> bool:
+        if head.number == last.number + 1:
+            return head.parent_hash == last.hash
+        block = self.chain.outbox.client.request("eth_getBlockByNumber", [hex(last.number), False])
+        return block is not None and str(block["hash"]) == last.hash
+
+    def _reset(self, head: Head) -> None:
+        self._epoch += 1
+        self._published = _Facts({}, {})
+        self._frozen = _Facts({}, {})
+        self._scanned = head
+
+    def _logs(self, first: int, last: int) -> list[dict[str, Any]]:
+        query = {
+            "fromBlock": hex(first),
+            "toBlock": hex(last),
+            "address": [self.chain.nft.address, self.chain.gallery.address],
+            "topics": [list(TOKEN_TOPIC)],
+        }
+        return list(self.chain.outbox.client.request("eth_getLogs", [query]))
+
+    def _touch(self, log: dict[str, Any]) -> None:
+        topic = str(log["topics"][0])
+        position = TOKEN_TOPIC.get(topic)
+        if position is None or len(log["topics"]) <= position:
+            return
+        token_id = int(log["topics"][position], 16)
+        block = int(log["blockNumber"], 16)
+        facts = self._frozen if topic in (FROZEN, UNFROZEN) else self._published
+        facts.values.pop(token_id, None)
+        facts.touched[token_id] = max(block, facts.touched.get(token_id, -1))

@@ -1,0 +1,111 @@
+"""ChainView: the public views ask the chain once per page and still never show a stale fact.
+
+Real anvil (automine): a work made private from the owner's own key (behind the platform's
+back), a freeze, and a reorg (anvil snapshot / revert) must all show up on the very next read,
+while repeated reads at the same head cost exactly one JSON-RPC call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from busanchain.gallery.service import GalleryService, gallery_service_for
+from busanchain.keys.service import key_service_for
+from busanchain.studio.tables import PhotoRecord
+from tests.gallery.conftest import GalleryWorld
+
+
+@pytest.fixture
+def calls(world: GalleryWorld) -> Iterator[Counter[str]]:
+    """Count the JSON-RPC methods the gallery service sends (the real node still answers)."""
+    client = world.gallery.outbox.client
+    counted: Counter[str] = Counter()
+    original = client.request
+
+    def request(method: str, params: list[Any]) -> Any:
+        counted[method] += 1
+        return original(method, params)
+
+    client.request = request  # type: ignore[method-assign]
+    yield counted
+    client.request = original  # type: ignore[method-assign]
+
+
+def _unpublish_on_chain(world: GalleryWorld, user_id: int, token_id: int) -> None:
+    """The owner unpublishes with their own key, bypassing the platform's services."""
+    owner = key_service_for(world.context).signer_for_user(user_id)
+    world.gallery._top_up_gas(owner.address)
+    nft = world.gallery.chain.nft
+    world.gallery.outbox.execute(
+        signer=owner,
+        intent="test.unpublish",
+        to=nft.address,
+        data=world.gallery.chain.calldata(nft, "setPublished", [token_id, False]),
+    )
+
+
+def _shown(gallery: GalleryService) -> list[int]:
+    return [card["token_id"] for card in gallery.tokens({}, None)["items"]]
+
+
+def test_a_page_at_an_unchanged_head_costs_one_rpc_call(
+    world: GalleryWorld, calls: Counter[str]
+) -> None:
+    second, _ = world.claimed_photo(world.seller, 2)
+
+    def pages() -> None:
+        assert _shown(world.gallery) == [world.token_id, second]
+        world.gallery.token(world.token_id)
+        world.gallery.token_view(world.token_id, None)
+
+    pages()  # the first time, each fact is read from the chain once
+    assert calls["eth_call"] == 3  # isPublished twice, frozenReason once
+    calls.clear()
+    pages()
+    assert calls == Counter({"eth_getBlockByNumber": 3})
+
+
+def test_a_work_made_private_behind_the_platforms_back_drops_out_at_once(
+    world: GalleryWorld,
+) -> None:
+    assert _shown(world.gallery) == [world.token_id]  # cached as published at this head
+    _unpublish_on_chain(world, world.seller.user_id, world.token_id)
+
+    assert _shown(world.gallery) == []
+    with world.context.unit_of_work() as session:
+        photo = session.get(PhotoRecord, world.photo_id)
+        assert photo is not None and photo.published is False  # the row was brought up to date
+
+
+def test_freeze_and_unfreeze_show_on_the_next_read(world: GalleryWorld) -> None:
+    assert world.gallery.token(world.token_id)["frozen"] is False
+    world.gallery.freeze(world.admin.user_id, world.token_id, "copy", "reported copy")
+    assert world.gallery.token(world.token_id)["frozen"] is True
+    assert world.gallery.frozen_reason(world.token_id) == "copy"
+    world.gallery.unfreeze(world.admin.user_id, world.token_id, None)
+    assert world.gallery.token(world.token_id)["frozen"] is False
+
+
+def test_a_reorg_drops_what_was_cached_on_the_lost_branch(world: GalleryWorld) -> None:
+    client = world.gallery.outbox.client
+    view = world.gallery.view
+    snapshot = client.request("evm_snapshot", [])
+    _unpublish_on_chain(world, world.seller.user_id, world.token_id)
+    head = view.head()
+    assert head is not None and view.is_published(world.token_id, head) is False
+
+    assert client.request("evm_revert", [snapshot]) is True
+    client.request("evm_mine", [])  # the branch without the unpublish, as long as the old one
+    client.request("evm_mine", [])
+    head = view.head()
+    assert head is not None and view.is_published(world.token_id, head) is True
+
+
+def test_the_service_is_shared_per_context(world: GalleryWorld) -> None:
+    first = gallery_service_for(world.context)
+    assert gallery_service_for(world.context) is first
+    assert first.view is first.view
