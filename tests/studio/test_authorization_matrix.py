@@ -544,6 +544,7 @@ def _studio_probes(world: World) -> dict[tuple[str, str], list[WriteProbe]]:
     admin = frozenset({"admin"})
     new_studio = {"name_ko": "새", "name_en": "New", "business_number": bizno("975318642")}
     decision = {"note": "matrix"}
+    pem = {"certificate_chain_pem": "not a chain", "private_key_pem": "not a key"}
     base = "/api/studio"
     return {
         ("POST", f"{base}/studios"): [
@@ -571,6 +572,9 @@ def _studio_probes(world: World) -> dict[tuple[str, str], list[WriteProbe]]:
                 studios,
             )
         ],
+        ("PUT", f"{base}/me/credentials"): [
+            WriteProbe("replace credentials", _json("PUT", f"{base}/me/credentials", pem), studios)
+        ],
         ("POST", f"{base}/sessions"): [
             WriteProbe("open session", _json("POST", f"{base}/sessions", {"code": "MX-9"}), studios)
         ],
@@ -586,6 +590,13 @@ def _studio_probes(world: World) -> dict[tuple[str, str], list[WriteProbe]]:
                 "issue P4 (B's)",
                 _json("POST", f"{base}/photos/{p4.photo_id}/issue", idem=True),
                 frozenset({"studio_b"}),
+            )
+        ],
+        ("POST", f"{base}/photos/{{photo_id}}/reissue"): [
+            WriteProbe(
+                "re-issue P3's code (A's)",
+                _json("POST", f"{base}/photos/{p3.photo_id}/reissue", idem=True),
+                frozenset({"studio_a"}),
             )
         ],
         ("POST", f"{base}/claims"): [
@@ -690,6 +701,41 @@ def _gallery_probes(world: World) -> dict[tuple[str, str], list[WriteProbe]]:
         ("POST", f"{base}/auctions/{{auction_id}}/settle"): [
             WriteProbe(
                 "settle no auction", _json("POST", f"{base}/auctions/987654/settle"), frozenset()
+            )
+        ],
+        ("POST", f"{base}/auctions/{{auction_id}}/cancel"): [
+            WriteProbe(
+                "cancel no auction", _json("POST", f"{base}/auctions/987654/cancel"), frozenset()
+            )
+        ],
+        ("POST", f"{base}/auctions/{{auction_id}}/cancel-frozen"): [
+            WriteProbe(
+                "cancel-frozen no auction",
+                _json("POST", f"{base}/auctions/987654/cancel-frozen", idem=True),
+                frozenset(),
+            )
+        ],
+        ("POST", f"{base}/listings/{{order_id}}/cancel-onchain"): [
+            WriteProbe(
+                "cancel A's listing on chain",
+                _json("POST", f"{base}/listings/{world.listing_id}/cancel-onchain"),
+                owner,
+            )
+        ],
+        ("POST", f"{base}/offers/{{order_id}}/cancel-onchain"): [
+            WriteProbe(
+                "cancel B's offer on chain",
+                _json("POST", f"{base}/offers/{world.offer_id}/cancel-onchain"),
+                frozenset({"citizen_b"}),
+            )
+        ],
+        ("POST", f"{base}/me/withdraw"): [
+            WriteProbe(
+                "withdraw my credit",
+                _json("POST", f"{base}/me/withdraw", idem=True),
+                frozenset(),
+                # nobody here has a credit: each member's own (empty) credit is a 409
+                own={p: frozenset({409}) for p in MEMBERS},
             )
         ],
         ("POST", f"{base}/reports"): [

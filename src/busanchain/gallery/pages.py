@@ -31,7 +31,7 @@ from busanchain.gallery.service import (
 )
 from busanchain.http.i18n import pick, request_lang
 from busanchain.keys.service import key_service_for
-from busanchain.studio.service import StudioService
+from busanchain.studio.service import studio_service_for
 
 pages = APIRouter(include_in_schema=False)
 
@@ -130,7 +130,7 @@ def gallery_page(
         next_page=found["next"],
         filters=kept,
         exhibitions=service.exhibitions()[:6] if page is None else [],
-        studios=StudioService(request.app.state.context).studios("active"),
+        studios=studio_service_for(request.app.state.context).studios("active"),
         first_page=page is None,
     )
 

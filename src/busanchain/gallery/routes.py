@@ -18,6 +18,7 @@ from busanchain.accounts.deps import current_user, require_roles
 from busanchain.accounts.service import User
 from busanchain.domain.roles import Role
 from busanchain.gallery.actions import GalleryActions
+from busanchain.gallery.market import SIDE_LISTING, SIDE_OFFER
 from busanchain.gallery.moderation_pages import moderation_pages
 from busanchain.gallery.pages import pages
 from busanchain.gallery.schemas import (
@@ -31,7 +32,6 @@ from busanchain.gallery.schemas import (
     UnfreezeIn,
 )
 from busanchain.gallery.service import GalleryService, gallery_service_for
-from busanchain.gallery.tables import OrderSide
 from busanchain.platform.context import PlatformContext
 
 api = APIRouter(prefix="/api/gallery", tags=["gallery"])
@@ -262,13 +262,13 @@ def cancel_frozen_auction(
 @api.post("/listings/{order_id}/cancel-onchain")
 def cancel_listing_onchain(request: Request, order_id: Id, user: Member) -> Any:
     """Cancel your listing for good, on chain too (if its signature may have leaked)."""
-    return _actions(request).cancel_order_onchain(user.id, order_id, OrderSide.LISTING)
+    return _actions(request).cancel_order_onchain(user.id, order_id, SIDE_LISTING)
 
 
 @api.post("/offers/{order_id}/cancel-onchain")
 def cancel_offer_onchain(request: Request, order_id: Id, user: Member) -> Any:
     """Withdraw your offer for good, on chain too."""
-    return _actions(request).cancel_order_onchain(user.id, order_id, OrderSide.OFFER)
+    return _actions(request).cancel_order_onchain(user.id, order_id, SIDE_OFFER)
 
 
 @api.get("/me/credit")

@@ -145,6 +145,10 @@ class KeyService:
         """Open any sealed row (current or retired KEK); the caller drops the plaintext."""
         return open_envelope(self._keyring(), _envelope(row), _aad(row))
 
+    def seal_row(self, row: SealedColumns, plaintext: bytes) -> None:
+        """Seal `plaintext` into any sealed row under the current KEK, bound to its AAD."""
+        _store(row, seal(self._kek, plaintext, _aad(row)))
+
     # -- sealed fields --------------------------------------------------------------------
 
     def put_field(self, session: Session, user_id: int, field: str, value: str | None) -> None:

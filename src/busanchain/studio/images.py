@@ -16,7 +16,9 @@
 5. thumbnails (320 and 1280 px on the long side, WebP, never upscaled);
 6. with studio credentials, a signed C2PA manifest is embedded in the original (after the
    strip, so it is the only metadata the file carries);
-7. sha256 and the kubo-compatible CIDv1 of the stored (signed) original, and a 64-bit pHash.
+7. sha256 and the kubo-compatible CIDv1 of the stored (signed) original, and a 64-bit pHash;
+   `clean_sha256` is the sha256 of the original before signing (a C2PA signature is never
+   the same twice, so exact duplicates are recognised by this one).
 
 Every refusal is a `PhotoRejected` with a Korean and an English message.
 """
@@ -110,6 +112,7 @@ class ProcessedPhoto:
     phash: int
     captured_at: datetime | None
     content_credentials: bool = False
+    clean_sha256: str = ""
 
 
 @cache
@@ -313,7 +316,8 @@ def process_upload(
     with _open(data, fmt, limits) as image:
         captured_at = capture_time(image)
         picture = _clean_pixels(_decode(image))
-    original = _signed(_original(picture, limits), credentials)
+    clean = _original(picture, limits)
+    original = _signed(clean, credentials)
     scaled = _thumbnails(picture, limits)
     hash_source = scaled[min(scaled)] if scaled else picture
     return ProcessedPhoto(
@@ -325,4 +329,5 @@ def process_upload(
         phash=perceptual_hash(hash_source),
         captured_at=captured_at,
         content_credentials=credentials is not None,
+        clean_sha256=hashlib.sha256(clean.data).hexdigest(),
     )

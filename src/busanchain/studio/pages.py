@@ -25,7 +25,8 @@ from busanchain.http.i18n import pick, request_lang
 from busanchain.merchants.qr import qr_svg
 from busanchain.studio.cid import cid_of_bytes
 from busanchain.studio.contracts import MAX_ROYALTY_BPS
-from busanchain.studio.service import MAX_FILES_PER_UPLOAD, StudioService
+from busanchain.studio.credentials import StudioCredentialService
+from busanchain.studio.service import MAX_FILES_PER_UPLOAD, StudioService, studio_service_for
 from busanchain.studio.store import placeholder_png
 from busanchain.studio.tables import PhotoState, StudioStatus
 
@@ -41,7 +42,7 @@ UPLOAD_ACCEPT = (
 
 
 def _service(request: Request) -> StudioService:
-    return StudioService(request.app.state.context)
+    return studio_service_for(request.app.state.context)
 
 
 def _render(
@@ -81,6 +82,7 @@ STATE_LABELS = {
     StudioStatus.REJECTED: ("반려됨", "Rejected"),
     PhotoState.UPLOADED: ("올림", "Uploaded"),
     PhotoState.ISSUED: ("코드 발급", "Code issued"),
+    PhotoState.REISSUING: ("코드 재발급 중", "Re-issuing the code"),
     PhotoState.CLAIMING: ("받는 중", "Being claimed"),
     PhotoState.CLAIMED: ("받음", "Claimed"),
 }
@@ -128,6 +130,7 @@ def studio_page(request: Request) -> Response:
         studio=studio,
         photographers=service.photographers(user.id),
         sessions=service.sessions(user.id),
+        credentials=StudioCredentialService(service.context).facts_of_owner(user.id),
         max_royalty=MAX_ROYALTY_BPS,
     )
 
@@ -166,6 +169,7 @@ def session_page(request: Request, session_id: Id) -> Response:
         shoot=detail,
         photos=detail["photos"],
         issue_key=secrets.token_hex(16),
+        reissue_key=secrets.token_hex(16),
         placeholder_cid=cid_of_bytes(placeholder_png()),
         accept=UPLOAD_ACCEPT,
         max_files=MAX_FILES_PER_UPLOAD,
@@ -204,6 +208,62 @@ def _issue_one(
         _status, answer = service.issue(user_id, photo_id, key, base)
     except BusanchainError as exc:
         return {"photo_id": photo_id, "error": exc.message(lang)}
+    if not answer.get("claim_code_shown"):
+        return {"photo_id": photo_id, "already_shown": True}
+    url = str(answer["claim_url"])
+    return {"photo_id": photo_id, "claim_url": url, **handover_links(url, lang)}
+
+
+@pages.post("/studio/sessions/{session_id}/reissue", response_class=HTMLResponse)
+def reissue_page(
+    request: Request,
+    session_id: Id,
+    reissue_key: Annotated[str, Form(min_length=8, max_length=64)],
+    photo_id: Annotated[list[int], Form()],
+) -> Response:
+    """Re-issue lost claim codes (one photo, or a customer's batch) and show the new ones once.
+
+    Each photo goes through `StudioService.reissue` (old voucher cancelled on chain first)
+    under the Idempotency-Key `<page key>:reissue:<photo id>`: a reload re-issues nothing
+    and says the codes were already shown. The new codes are handed over like first ones.
+    """
+    user = _page_user(request, Role.STUDIO)
+    if isinstance(user, Response):
+        return user
+    service = _service(request)
+    service.session_detail(user.id, session_id)  # 404 unless the session is this studio's
+    lang, base = request_lang(request), _public_base(request)
+    results = []
+    for chosen in list(dict.fromkeys(photo_id))[:MAX_ISSUE_PER_CLICK]:
+        key = f"{reissue_key}:reissue:{chosen}"
+        results.append(_reissue_one(service, user.id, chosen, key, base, lang))
+    return _render(
+        request,
+        "handover.html",
+        no_store=True,
+        session_id=session_id,
+        results=results,
+        reissued=True,
+    )
+
+
+def _reissue_one(
+    service: StudioService, user_id: int, photo_id: int, key: str, base: str, lang: str
+) -> dict[str, Any]:
+    """One photo's re-issue result for the hand-over page: new links, pending, or why not."""
+    try:
+        status, answer = service.reissue(user_id, photo_id, key, base)
+    except BusanchainError as exc:
+        return {"photo_id": photo_id, "error": exc.message(lang)}
+    if status == 202:
+        return {"photo_id": photo_id, "pending": True}
+    if status == 422:
+        message = pick(
+            lang,
+            "이전 코드를 취소하지 못했습니다. 이전 코드는 아직 쓸 수 있습니다.",
+            "The old code could not be cancelled; it still works.",
+        )
+        return {"photo_id": photo_id, "error": message}
     if not answer.get("claim_code_shown"):
         return {"photo_id": photo_id, "already_shown": True}
     url = str(answer["claim_url"])

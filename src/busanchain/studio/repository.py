@@ -15,6 +15,7 @@ from busanchain.studio.tables import (
     PhotoRecord,
     PhotoState,
     ShootingSessionRecord,
+    StudioCredentialRecord,
     StudioRecord,
 )
 
@@ -112,6 +113,12 @@ def photo_by_sha256(session: Session, sha256: str) -> PhotoRecord | None:
     return session.scalars(select(PhotoRecord).where(PhotoRecord.sha256 == sha256)).first()
 
 
+def photo_by_clean_sha256(session: Session, clean_sha256: str) -> PhotoRecord | None:
+    """The photo whose original had this sha256 before it was signed, anywhere."""
+    stmt = select(PhotoRecord).where(PhotoRecord.clean_sha256 == clean_sha256)
+    return session.scalars(stmt).first()
+
+
 def photo_by_claim_key(session: Session, address: str) -> PhotoRecord | None:
     """The photo whose voucher names this claim key address."""
     stmt = select(PhotoRecord).where(PhotoRecord.claim_key_address == address)
@@ -167,3 +174,13 @@ def photos_with_open_transactions(session: Session) -> Sequence[PhotoRecord]:
         )
         .order_by(PhotoRecord.id)
     ).all()
+
+
+def credentials_of_studio(
+    session: Session, studio_id: int, lock: bool = False
+) -> StudioCredentialRecord | None:
+    """A studio's content credentials row (optionally row-locked), if it has one."""
+    stmt = select(StudioCredentialRecord).where(StudioCredentialRecord.studio_id == studio_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()

@@ -30,17 +30,19 @@ from busanchain.domain.errors import ValidationFailed
 from busanchain.domain.roles import Role
 from busanchain.platform.context import PlatformContext
 from busanchain.studio.admin_pages import admin_pages
+from busanchain.studio.credentials import StudioCredentialService
 from busanchain.studio.images import DEFAULT_LIMITS
 from busanchain.studio.pages import pages
 from busanchain.studio.schemas import (
     ClaimIn,
+    CredentialsIn,
     DecisionIn,
     PhotographerIn,
     PublishIn,
     SessionIn,
     StudioIn,
 )
-from busanchain.studio.service import Blob, StudioService, Upload
+from busanchain.studio.service import Blob, StudioService, Upload, studio_service_for
 
 api = APIRouter(prefix="/api/studio", tags=["studio"])
 gateway = APIRouter(tags=["studio"])
@@ -56,7 +58,7 @@ PRIVATE = "private, no-store"
 
 
 def _service(request: Request) -> StudioService:
-    return StudioService(request.app.state.context)
+    return studio_service_for(request.app.state.context)
 
 
 def _blob_response(request: Request, blob: Blob) -> Response:
@@ -107,6 +109,27 @@ def list_studios(
 def my_studio(request: Request, user: Studio) -> Any:
     """Your studio."""
     return _service(request).my_studio(user.id)
+
+
+@api.get("/me/credentials")
+def my_credentials(request: Request, user: Studio) -> Any:
+    """Your studio's C2PA content credentials: certificate facts only, never the key."""
+    return StudioCredentialService(request.app.state.context).facts(user.id)
+
+
+@api.put("/me/credentials")
+def replace_credentials(request: Request, body: CredentialsIn, user: Studio) -> Any:
+    """Replace your studio's development credentials with a certificate from a real CA.
+
+    The PEM chain starts with the signing certificate (P-256/ES256, valid now, key usage
+    digitalSignature, extended key usage C2PA document signing or emailProtection), each
+    followed by its issuer; the key is the leaf's unencrypted P-256 private key. 422 with
+    the reason for anything wrong. Answers the certificate facts (never the key).
+    """
+    context = request.app.state.context
+    return StudioCredentialService(context).replace(
+        user.id, body.certificate_chain_pem, body.private_key_pem
+    )
 
 
 @api.post("/studios/{studio_id}/approve")
@@ -185,6 +208,23 @@ def photo_detail(request: Request, photo_id: Id, user: Member) -> Any:
 def issue(request: Request, photo_id: Id, user: Studio, idempotency_key: IdemKey = None) -> Any:
     """Sign a claim voucher; the claim code and URL are in this answer only (shown once)."""
     status, answer = _service(request).issue(user.id, photo_id, idempotency_key)
+    return JSONResponse(answer, status_code=status)
+
+
+@api.post("/photos/{photo_id}/reissue", status_code=201)
+def reissue(request: Request, photo_id: Id, user: Studio, idempotency_key: IdemKey = None) -> Any:
+    """Re-issue a lost claim code of one issued, unclaimed photo of your studio.
+
+    Per photo: the old voucher is cancelled on chain (`PhotoNFT.cancelVoucher`, sent by the
+    studio's key through the outbox) before a new voucher is signed; the new claim code and
+    URL are in this answer only (shown once). A customer's whole batch is re-issued by
+    calling this for each of its photos (the session page does so). Needs an
+    Idempotency-Key: a repeat answers without the code. 201 re-issued, 202 the cancellation
+    is still being mined (repeat with the same key), 404 not your photo, 409 already claimed
+    (or being claimed) or never issued, 422 the cancellation was reverted (the old code
+    still works).
+    """
+    status, answer = _service(request).reissue(user.id, photo_id, idempotency_key)
     return JSONResponse(answer, status_code=status)
 
 

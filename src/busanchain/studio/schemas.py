@@ -50,3 +50,13 @@ class PublishIn(_Body):
     """Publish (true) or make private again (false)."""
 
     published: bool
+
+
+class CredentialsIn(_Body):
+    """Replace the studio's C2PA credentials: a PEM chain (leaf first) and its P-256 key."""
+
+    certificate_chain_pem: str = Field(min_length=1, max_length=40_000)
+    private_key_pem: str = Field(min_length=1, max_length=4_000)
+
+    def __repr__(self) -> str:
+        return f"CredentialsIn({len(self.certificate_chain_pem)} chars of PEM, key hidden)"

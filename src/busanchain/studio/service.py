@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode
 from eth_utils import keccak
@@ -43,6 +43,7 @@ from busanchain.idempotency.service import IdempotencyService, parse_key, reques
 from busanchain.keys.service import key_service_for
 from busanchain.merchants.rules import business_number_hash, parse_business_number
 from busanchain.outbox.nonces import key_lock
+from busanchain.outbox.repository import OutboxRepository
 from busanchain.outbox.service import OutboxService, TxOutcome
 from busanchain.outbox.tables import OutboxState
 from busanchain.platform.context import PlatformContext
@@ -60,6 +61,7 @@ from busanchain.studio.contracts import (
     sign_mint_voucher,
     sign_publish,
 )
+from busanchain.studio.credentials import StudioCredentialService
 from busanchain.studio.images import ProcessedPhoto, process_upload
 from busanchain.studio.phash import hamming_distance, hash_from_hex, hash_to_hex
 from busanchain.studio.store import ContentStore, placeholder_png
@@ -80,6 +82,7 @@ VOUCHER_TTL_S = 30 * 24 * 3600
 PUBLISH_TTL_S = 3600
 NEAR_DUPLICATE_BITS = 6
 MAX_FILES_PER_UPLOAD = 20
+STUDIO_GAS_WEI = 10**16  # 0.01 ETH: what the operator sends a studio for its own cancellations
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 CLAIMED_TOPIC = "0x" + keccak(text="Claimed(uint256,uint256,address,address,bytes32)").hex()
 SESSION_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -120,12 +123,34 @@ class NearDuplicate(Conflict):
     )
 
 
+class AlreadyClaimed(Conflict):
+    """The photo was claimed (or its claim is in the outbox): its code cannot be re-issued."""
+
+    code = "photo_already_claimed"
+    default_ko = "손님이 이미 받았거나 받는 중인 사진이라 수령 코드를 재발급할 수 없습니다."
+    default_en = (
+        "The customer has already claimed this photo (or the claim is being processed), "
+        "so its claim code cannot be re-issued."
+    )
+
+
+class NotIssued(Conflict):
+    """No claim code was issued for the photo yet: there is nothing to re-issue."""
+
+    code = "photo_not_issued"
+    default_ko = "아직 수령 코드를 발급하지 않은 사진입니다. 먼저 수령 코드를 발급하세요."
+    default_en = "No claim code was issued for this photo yet: issue one first."
+
+
 class DuplicatePhoto(Conflict):
     """The exact same photo is already on the platform."""
 
     code = "photo_duplicate"
     default_ko = "이미 플랫폼에 올라온 사진입니다."
     default_en = "This photo is already on the platform."
+
+
+SERVICE_NAME = "studio"
 
 
 def _simple_outputs(abi: Any, fn: str) -> list[str]:
@@ -409,8 +434,15 @@ class StudioService:
             return [studio_dict(r) for r in repo.studios(session, status)]
 
     def approve(self, studio_id: int, admin_id: int) -> dict[str, Any]:
-        """Grant MINTER_ROLE to the studio's signing address (idempotent; re-run finishes)."""
-        return self._set_minter(studio_id, admin_id, True, None)
+        """Grant MINTER_ROLE to the studio's signing address (idempotent; re-run finishes).
+
+        An approved studio gets development content credentials (a test CA; see
+        `credentials.py`) unless it uploaded its own certificate.
+        """
+        answer = self._set_minter(studio_id, admin_id, True, None)
+        if answer["status"] == StudioStatus.ACTIVE:
+            StudioCredentialService(self.context).ensure_development(studio_id)
+        return answer
 
     def suspend(self, studio_id: int, admin_id: int, note: str | None = None) -> dict[str, Any]:
         """Revoke the studio's MINTER_ROLE (idempotent): its unclaimed vouchers stop working."""
@@ -629,9 +661,13 @@ class StudioService:
     ) -> list[dict[str, Any]]:
         """Process, check and store photos of a session: all of them, or none.
 
+        JPEG and PNG originals carry the studio's signed C2PA manifest (its credentials,
+        see `credentials.py`); the stored sha256 and CID are those of the signed file.
+
         Raises:
             PhotoRejected: a file failed the pipeline (its own 4xx).
-            DuplicatePhoto: the same photo (sha256) is already on the platform (409).
+            DuplicatePhoto: the same photo (sha256 before signing) is on the platform (409).
+            CredentialsExpired: the studio's uploaded C2PA certificate has expired (409).
             NearDuplicate: it looks like an issued or minted photo (409) and `force` is off.
         """
         if not files:
@@ -642,10 +678,11 @@ class StudioService:
                 f"한 번에 최대 {MAX_FILES_PER_UPLOAD}장까지 올릴 수 있습니다.",
             )
         with self.context.unit_of_work() as session:
-            self._own_studio(session, user_id)
+            studio_id = self._own_studio(session, user_id).id
             self._own_session(session, user_id, session_id)
-        processed = [process_upload(f.data, f.filename) for f in files]
-        if len({p.sha256 for p in processed}) != len(processed):
+        signing = StudioCredentialService(self.context).for_signing(studio_id)
+        processed = [process_upload(f.data, f.filename, credentials=signing) for f in files]
+        if len({p.clean_sha256 for p in processed}) != len(processed):
             raise DuplicatePhoto(
                 "The same photo was chosen twice.", "같은 사진을 두 번 골랐습니다."
             )
@@ -713,7 +750,9 @@ class StudioService:
         force: bool,
         placeholder: str,
     ) -> PhotoRecord:
-        if repo.photo_by_sha256(session, photo.sha256) is not None:
+        if repo.photo_by_sha256(session, photo.sha256) or repo.photo_by_clean_sha256(
+            session, photo.clean_sha256
+        ):
             raise DuplicatePhoto(sha256=photo.sha256)
         similar, warning = self._near_duplicate(photo, issued, force)
         photographer = (
@@ -724,6 +763,7 @@ class StudioService:
             session_id=shoot.id,
             photographer_id=shoot.photographer_id,
             sha256=photo.sha256,
+            clean_sha256=photo.clean_sha256,
             phash=hash_to_hex(photo.phash),
             cid=photo.cid,
             media_type=photo.original.media_type,
@@ -859,6 +899,19 @@ class StudioService:
             )
         if signer.address != studio.signing_address:
             raise Conflict("The studio's signing key changed.", "사진관 서명 키가 바뀌었습니다.")
+        return self._sign_voucher_in(session, studio, record, signer, domain, expiry, claim_key)
+
+    def _sign_voucher_in(
+        self,
+        session: Session,
+        studio: StudioRecord,
+        record: PhotoRecord,
+        signer: Signer,
+        domain: PhotoDomain,
+        expiry: int,
+        claim_key: str,
+    ) -> PhotoRecord:
+        """Sign a fresh voucher (the studio's next voucher id) into `record`: state issued."""
         receiver, bps = self._royalty(session, studio, record)
         studio_row = self._studio(session, studio.id, lock=True)
         voucher = MintVoucher(
@@ -896,6 +949,207 @@ class StudioService:
             wallets = repo.addresses_of_user(session, photographer.user_id)
             receiver = wallets[0] if wallets else receiver
         return receiver, photographer.royalty_bps
+
+    # -- re-issue of a lost claim code ------------------------------------------------------
+
+    def reissue(
+        self, user_id: int, photo_id: int, idempotency_key: str | None, public_url: str = ""
+    ) -> tuple[int, dict[str, Any]]:
+        """Replace a lost claim code: cancel the old voucher on chain, then sign a new one.
+
+        One photo per call (`POST /api/studio/photos/{id}/reissue`); the session page
+        re-issues a customer's whole batch by calling it once per chosen photo. The studio's
+        own key sends `PhotoNFT.cancelVoucher(old voucher id)` through the outbox (the
+        contract keys vouchers by their signer, so only the studio can cancel them; the
+        operator first sends the studio's wallet gas money if the chain charges for gas).
+        Only when the chain says the old voucher is used is a new voucher signed (next voucher
+        id, fresh claim key, new expiry) and its code shown, once, as after `issue`.
+
+        Answers 201 with the new code; 202 while the cancellation is being mined (repeat with
+        the same Idempotency-Key, or re-issue again, to finish it: the code is shown then);
+        422 if the cancellation was reverted (the old code stays valid). A replay of a
+        finished re-issue answers without the code.
+
+        Raises:
+            NotFound: not a photo of the caller's studio (404).
+            AlreadyClaimed: claimed on chain, or its claim is in the outbox (409).
+            NotIssued: no code was issued yet (409).
+        """
+        key = parse_key(idempotency_key)
+        scope = f"studio.reissue:user:{user_id}"
+        fingerprint = request_fingerprint("POST", f"/api/studio/photos/{photo_id}/reissue", {})
+        signer = key_service_for(self.context).signer_for_user(user_id)
+        chain_id = self.outbox.client.chain_id()
+        self.domain  # noqa: B018 (looks the contract up before the unit of work opens)
+
+        def work(session: Session) -> tuple[int, dict[str, Any]]:
+            record = self._start_reissue_in(session, user_id, photo_id, signer)
+            return 202, {"photo": photo_dict(record), "claim_code_shown": False}
+
+        # the same order as `_publish_tx` (owner key, then operator): no lock-order inversion
+        with key_lock(chain_id, signer.address), key_lock(chain_id, self.operator.address):
+            stored = IdempotencyService(self.context).run(scope, key, fingerprint, work)
+        if stored.replayed and stored.body["photo"]["state"] != PhotoState.REISSUING:
+            return stored.status_code, stored.body
+        status, answer = self._finish_reissue(photo_id, signer, public_url)
+        kept = {k: v for k, v in answer.items() if k not in ("claim_code", "claim_url")}
+        kept["claim_code_shown"] = False
+        IdempotencyService(self.context).update_answer(scope, key, status, kept)
+        return status, answer
+
+    def _start_reissue_in(
+        self, session: Session, user_id: int, photo_id: int, signer: Signer
+    ) -> PhotoRecord:
+        """Check the photo, queue the old voucher's cancellation, mark the photo reissuing."""
+        studio = self._own_studio(session, user_id)
+        record = repo.photo(session, photo_id, lock=True)
+        if record is None or record.studio_id != studio.id:
+            raise _not_found()
+        if record.state == PhotoState.REISSUING:
+            return record  # an earlier re-issue is still being mined: this one finishes it
+        if record.state in (PhotoState.CLAIMING, PhotoState.CLAIMED):
+            raise AlreadyClaimed(state=record.state)
+        if record.state != PhotoState.ISSUED:
+            raise NotIssued(state=record.state)
+        if signer.address != studio.signing_address:
+            raise Conflict("The studio's signing key changed.", "사진관 서명 키가 바뀌었습니다.")
+        if int(self._read("tokenOfContent", [bytes.fromhex(record.sha256)])):
+            raise AlreadyClaimed(state="minted")
+        if not self._read("voucherUsed", [signer.address, record.voucher_id or 0]):
+            self._enqueue_cancel(session, record, signer)
+        record.state = PhotoState.REISSUING
+        session.flush()
+        return record
+
+    def _enqueue_cancel(self, session: Session, record: PhotoRecord, signer: Signer) -> None:
+        """Sign `cancelVoucher(voucher id)` with the studio's key into the outbox (and its gas)."""
+        data = self._calldata("cancelVoucher", [record.voucher_id or 0])
+        try:
+            gas = self.outbox.estimate(signer, self.nft.address, data)
+            self._fund_studio_gas(session, record, signer.address, gas)
+            self.outbox.enqueue(
+                session,
+                signer=signer,
+                intent="studio.cancelVoucher",
+                to=self.nft.address,
+                data=data,
+                gas=gas,
+                reference=_cancel_reference(record),
+            )
+        except TransactionReverted as exc:
+            raise _friendly_revert(exc) from exc
+
+    def _fund_studio_gas(
+        self, session: Session, record: PhotoRecord, address: str, gas: int
+    ) -> None:
+        """Queue gas money for the studio's own transaction if the chain charges and it lacks it."""
+        need = gas * self.outbox.client.fee_params().max_fee_per_gas
+        balance = int(self.outbox.client.request("eth_getBalance", [address, "latest"]), 16)
+        if need == 0 or balance >= need:
+            return
+        self.outbox.enqueue(
+            session,
+            signer=self.operator,
+            intent="studio.gas",
+            to=address,
+            data=b"",
+            value=max(STUDIO_GAS_WEI, need),
+            gas=21_000,
+            reference=_gas_reference(record),
+        )
+
+    def _finish_reissue(
+        self, photo_id: int, signer: Signer, public_url: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Follow the cancellation; once the old voucher is used on chain, sign the new one."""
+        with self.context.unit_of_work() as session:
+            record = repo.photo(session, photo_id)
+            if record is None:
+                raise _not_found()
+            if record.state != PhotoState.REISSUING:
+                return 200, {"photo": photo_dict(record), "claim_code_shown": False}
+            old_id, sha256 = record.voucher_id or 0, record.sha256
+            outbox = OutboxRepository(session)
+            gas, cancel = (
+                outbox.by_reference(_gas_reference(record)),
+                outbox.by_reference(_cancel_reference(record)),
+            )
+            entries = [e.id for e in (gas, cancel) if e is not None]
+        outcome = None
+        for entry_id in entries:  # the gas money first, then the cancellation
+            self.outbox.broadcast(entry_id)
+            outcome = self.outbox.wait(entry_id, WAIT_FOR_RECEIPT_S)
+        if not self._read("voucherUsed", [signer.address, old_id]):
+            if outcome is not None and outcome.status in OutboxState.OPEN:
+                return 202, self._reissuing_answer(photo_id, outcome)
+            return self._abort_reissue(photo_id, outcome)
+        minted = self._minted_token(sha256)
+        if minted is not None:
+            self._record_minted(photo_id, minted)
+            raise AlreadyClaimed(state="minted")
+        return self._sign_reissued(photo_id, signer, old_id, public_url)
+
+    def _reissuing_answer(self, photo_id: int, outcome: TxOutcome) -> dict[str, Any]:
+        with self.context.unit_of_work() as session:
+            record = repo.photo(session, photo_id)
+            assert record is not None
+            return {
+                "photo": photo_dict(record),
+                "claim_code_shown": False,
+                "operation_id": outcome.entry_id,
+                "tx_hash": outcome.tx_hash,
+            }
+
+    def _abort_reissue(
+        self, photo_id: int, outcome: TxOutcome | None
+    ) -> tuple[int, dict[str, Any]]:
+        """The cancellation failed: the photo is issued again under its old (still valid) code."""
+        with self.context.unit_of_work() as session:
+            record = repo.photo(session, photo_id, lock=True)
+            assert record is not None
+            if record.state == PhotoState.REISSUING:
+                record.state = PhotoState.ISSUED
+            reason = (outcome.revert_reason or outcome.status) if outcome else "not cancelled"
+            return 422, {
+                "photo": photo_dict(record),
+                "claim_code_shown": False,
+                "revert_reason": reason,
+                "tx_hash": outcome.tx_hash if outcome else None,
+            }
+
+    def _record_minted(self, photo_id: int, minted: tuple[int, str]) -> None:
+        """The old voucher was claimed before it could be cancelled: record the token."""
+        with self.context.unit_of_work() as session:
+            record = repo.photo(session, photo_id, lock=True)
+            assert record is not None
+            if record.state == PhotoState.REISSUING:
+                record.token_id, record.owner_address = minted
+                record.state, record.claimed_at = PhotoState.CLAIMED, utcnow()
+
+    def _sign_reissued(
+        self, photo_id: int, signer: Signer, old_id: int, public_url: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Sign the new voucher (only one request wins); the new code is in this answer only."""
+        claim_key = new_claim_key()
+        expiry = self._chain_time() + VOUCHER_TTL_S
+        domain = self.domain
+        with self.context.unit_of_work() as session:
+            record = repo.photo(session, photo_id, lock=True)
+            assert record is not None
+            if record.state != PhotoState.REISSUING:
+                return 200, {"photo": photo_dict(record), "claim_code_shown": False}
+            studio = self._studio(session, record.studio_id)
+            if signer.address != studio.signing_address:
+                raise Conflict(
+                    "The studio's signing key changed.", "사진관 서명 키가 바뀌었습니다."
+                )
+            self._sign_voucher_in(
+                session, studio, record, signer, domain, expiry, claim_key.address
+            )
+            body: dict[str, Any] = {"photo": photo_dict(record), "replaced_voucher_id": old_id}
+        code = claim_key.private_key[2:]
+        body.update(claim_code=code, claim_url=f"{public_url}/claim/{code}", claim_code_shown=True)
+        return 201, body
 
     # -- claims ----------------------------------------------------------------------------
 
@@ -1311,6 +1565,16 @@ def _stub_metadata(sha256: str, placeholder_cid: str) -> dict[str, Any]:
     }
 
 
+def _cancel_reference(record: PhotoRecord) -> str:
+    """The outbox reference of the cancellation of a photo's current voucher."""
+    return f"photo:{record.id}:cancel-voucher:{record.voucher_id}"
+
+
+def _gas_reference(record: PhotoRecord) -> str:
+    """The outbox reference of the gas money sent for that cancellation."""
+    return f"photo:{record.id}:cancel-gas:{record.voucher_id}"
+
+
 def _friendly_revert(exc: TransactionReverted) -> BusanchainError:
     """A PhotoNFT revert as a clear ko/en error (expired vouchers as 410, used as 409)."""
     reason = str(exc.details.get("reason", ""))
@@ -1327,5 +1591,9 @@ def _friendly_revert(exc: TransactionReverted) -> BusanchainError:
 
 
 def studio_service_for(context: PlatformContext) -> StudioService:
-    """The studio service of a platform context."""
-    return StudioService(context)
+    """The studio service of a platform context: one per process, so that requests share its
+    chain handles and HTTP connection pool (the service keeps no per-request state)."""
+    service = context.services.get(SERVICE_NAME)
+    if service is None:
+        service = context.services.setdefault(SERVICE_NAME, StudioService(context))
+    return cast(StudioService, service)

@@ -13,6 +13,8 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column
 
 from busanchain.db.base import Base, utcnow
+from busanchain.keys.envelope import associated_data
+from busanchain.keys.tables import SealedColumns
 
 
 class StudioStatus:
@@ -27,10 +29,14 @@ class StudioStatus:
 
 
 class PhotoState:
-    """Life cycle of a photo: uploaded -> issued -> claiming -> claimed."""
+    """Life cycle of a photo: uploaded -> issued -> claiming -> claimed.
+
+    A lost claim code is replaced by issued -> reissuing -> issued (a new voucher).
+    """
 
     UPLOADED = "uploaded"
     ISSUED = "issued"  # a signed voucher and a claim code exist
+    REISSUING = "reissuing"  # cancelVoucher of the old voucher is in the outbox
     CLAIMING = "claiming"  # the claim transaction is in the outbox
     CLAIMED = "claimed"  # minted; the owner is on chain
 
@@ -113,9 +119,12 @@ class PhotoRecord(Base):
     studio_id: Mapped[int] = mapped_column(ForeignKey("studios.id"), index=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("studio_sessions.id"), index=True)
     photographer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("studio_photographers.id"), default=None
+        ForeignKey("studio_photographers.id"), index=True, default=None
     )
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # sha256 of the cleaned original before its C2PA manifest (signing is not deterministic,
+    # so exact duplicates are found by this one); None for photos stored before signing
+    clean_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     phash: Mapped[str] = mapped_column(String(16))
     cid: Mapped[str] = mapped_column(String(100))
     media_type: Mapped[str] = mapped_column(String(20))
@@ -137,7 +146,7 @@ class PhotoRecord(Base):
     voucher_signature: Mapped[str | None] = mapped_column(Text, default=None)
     claim_entry_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     claim_error: Mapped[str | None] = mapped_column(String(300), default=None)
-    token_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    token_id: Mapped[int | None] = mapped_column(BigInteger, index=True, default=None)
     owner_address: Mapped[str | None] = mapped_column(String(42), index=True, default=None)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     publish_entry_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
@@ -159,3 +168,32 @@ class ContentRecord(Base):
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("studio_photos.id"), index=True)
     visibility: Mapped[str] = mapped_column(String(8), default=Visibility.PRIVATE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CredentialSource:
+    """Where a studio's content credentials came from."""
+
+    DEV = "dev"  # issued by the platform on approval, chaining to a test CA
+    UPLOADED = "uploaded"  # the studio's own certificate from a real CA
+
+
+class StudioCredentialRecord(SealedColumns, Base):
+    """A studio's C2PA signing certificate chain (public) and its P-256 key (sealed).
+
+    The sealed columns hold the PKCS#8 PEM private key, envelope-encrypted like custodial
+    keys and bound to the studio and the leaf certificate's fingerprint.
+    """
+
+    __tablename__ = "studio_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    studio_id: Mapped[int] = mapped_column(ForeignKey("studios.id"), unique=True)
+    certificate_chain_pem: Mapped[str] = mapped_column(Text)
+    leaf_sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(8))
+    not_after: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def sealed_aad(self) -> bytes:
+        """Bound to the studio and the leaf certificate, so a swapped key fails to open."""
+        return associated_data("studio-c2pa-key", self.version, self.studio_id, self.leaf_sha256)

@@ -2,7 +2,7 @@
 
 Revision ID: a11c0a7e0004
 Revises: a11c0a7e0003
-Create Date: 2026-11-27 10:47:09.989708
+Create Date: 2026-11-27 13:32:30.452473
 """
 
 from collections.abc import Sequence
@@ -300,6 +300,30 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "studio_credentials",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("studio_id", sa.Integer(), nullable=False),
+        sa.Column("certificate_chain_pem", sa.Text(), nullable=False),
+        sa.Column("leaf_sha256", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=8), nullable=False),
+        sa.Column("not_after", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kek_id", sa.String(length=80), nullable=False),
+        sa.Column("wrapped_dek", sa.LargeBinary(), nullable=False),
+        sa.Column("nonce", sa.LargeBinary(), nullable=False),
+        sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["studio_id"], ["studios.id"], name=op.f("fk_studio_credentials_studio_id_studios")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_studio_credentials")),
+        sa.UniqueConstraint("studio_id", name=op.f("uq_studio_credentials_studio_id")),
+    )
+    with op.batch_alter_table("studio_credentials", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_studio_credentials_kek_id"), ["kek_id"], unique=False)
+
+    op.create_table(
         "studio_photographers",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("studio_id", sa.Integer(), nullable=False),
@@ -373,6 +397,7 @@ def upgrade() -> None:
         sa.Column("session_id", sa.Integer(), nullable=False),
         sa.Column("photographer_id", sa.Integer(), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("clean_sha256", sa.String(length=64), nullable=True),
         sa.Column("phash", sa.String(length=16), nullable=False),
         sa.Column("cid", sa.String(length=100), nullable=False),
         sa.Column("media_type", sa.String(length=20), nullable=False),
@@ -417,6 +442,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_studio_photos")),
         sa.UniqueConstraint("claim_key_address", name=op.f("uq_studio_photos_claim_key_address")),
+        sa.UniqueConstraint("clean_sha256", name=op.f("uq_studio_photos_clean_sha256")),
         sa.UniqueConstraint("sha256", name=op.f("uq_studio_photos_sha256")),
         sa.UniqueConstraint(
             "studio_id", "voucher_id", name=op.f("uq_studio_photos_studio_id_voucher_id")
@@ -427,10 +453,14 @@ def upgrade() -> None:
             batch_op.f("ix_studio_photos_owner_address"), ["owner_address"], unique=False
         )
         batch_op.create_index(
+            batch_op.f("ix_studio_photos_photographer_id"), ["photographer_id"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_studio_photos_session_id"), ["session_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_studio_photos_state"), ["state"], unique=False)
         batch_op.create_index(batch_op.f("ix_studio_photos_studio_id"), ["studio_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_studio_photos_token_id"), ["token_id"], unique=False)
 
     op.create_table(
         "studio_content",
@@ -484,9 +514,11 @@ def downgrade() -> None:
 
     op.drop_table("studio_content")
     with op.batch_alter_table("studio_photos", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_studio_photos_token_id"))
         batch_op.drop_index(batch_op.f("ix_studio_photos_studio_id"))
         batch_op.drop_index(batch_op.f("ix_studio_photos_state"))
         batch_op.drop_index(batch_op.f("ix_studio_photos_session_id"))
+        batch_op.drop_index(batch_op.f("ix_studio_photos_photographer_id"))
         batch_op.drop_index(batch_op.f("ix_studio_photos_owner_address"))
 
     op.drop_table("studio_photos")
@@ -502,6 +534,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_studio_photographers_studio_id"))
 
     op.drop_table("studio_photographers")
+    with op.batch_alter_table("studio_credentials", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_studio_credentials_kek_id"))
+
+    op.drop_table("studio_credentials")
     with op.batch_alter_table("merchant_change_requests", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_merchant_change_requests_state"))
         batch_op.drop_index(batch_op.f("ix_merchant_change_requests_merchant_id"))
