@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import BrowserContext
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.web.support import HANGUL, PHONE, VIEWPORTS, ExplorerWorld, PageVisit, Viewport, visit
 
@@ -208,11 +209,15 @@ def test_api_docs_render_offline(
 ) -> None:
     """Swagger UI and ReDoc load from packaged assets: no CDN, no console errors."""
     visit_ = visit(open_context(PHONE), live_server + path)
-    visit_.page.screenshot(path=str(screenshot_dir / slug(path, "en", PHONE)), full_page=True)
     assert visit_.status == 200
-    visit_.assert_no_console_errors()
     rendered = ".swagger-ui .opblock" if path == "/docs" else "[role=menuitem], .menu-content"
-    assert visit_.page.locator(rendered).count() > 0, f"{path} rendered no API operations"
+    # the UI fetches and renders the (large) spec after the load event: give a busy machine time
+    try:
+        visit_.page.wait_for_selector(rendered, timeout=60_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"{path} rendered no API operations within 60 s")
+    visit_.page.screenshot(path=str(screenshot_dir / slug(path, "en", PHONE)), full_page=True)
+    visit_.assert_no_console_errors()
     spec = visit_.page.evaluate("() => fetch('/openapi.json').then((r) => r.text())")
     assert "/api/health" in json.loads(spec)["paths"]
 
