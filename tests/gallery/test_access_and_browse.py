@@ -129,6 +129,11 @@ BAD: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]] = [
     ("GET", "/api/gallery/profiles/not-an-address", None, {}),
     ("GET", "/api/gallery/exhibitions/999", None, {}),
     ("GET", "/api/gallery/auctions/999", None, {}),
+    # ids past the INTEGER row keys (PostgreSQL refused these with a 500 before)
+    ("GET", "/api/gallery/listings/2147483648", None, {}),
+    ("GET", "/api/gallery/auctions/5129612375797", None, {}),
+    ("GET", "/api/gallery/exhibitions/2147483648", None, {}),
+    ("POST", "/api/gallery/exhibitions", {"title_ko": "전시", "token_ids": [2**64]}, {}),
 ]
 
 

@@ -118,6 +118,8 @@ def test_auditor_reads_and_citizen_is_refused(platform: PlatformContext) -> None
     assert _submit(citizen, pid, grant_id, "revoke-citizen-1").status_code == 403
     assert citizen.client.get(f"/api/programs/grants/{grant_id}").status_code == 403
     assert _grants(platform, pid)[0][2] == "open" and _revocations(platform, grant_id) == 0
+    # a grant id past the INTEGER key is a 422, not a database error (PostgreSQL)
+    assert auditor.client.get("/api/programs/grants/2147483648").status_code == 422
 
 
 def test_claimed_grant_has_no_button_and_a_forced_post_is_422(platform: PlatformContext) -> None:

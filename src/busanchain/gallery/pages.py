@@ -35,7 +35,8 @@ from busanchain.studio.service import studio_service_for
 
 pages = APIRouter(include_in_schema=False)
 
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]  # token ids (BIGINT)
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # order, auction, exhibition rows (INTEGER)
 SmallId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 BROWSE_PAGE = 24
 FREEZE_LABELS = {
@@ -151,7 +152,7 @@ def new_exhibition_page(request: Request) -> Response:
 
 
 @pages.get("/gallery/exhibitions/{exhibition_id}", response_class=HTMLResponse)
-def exhibition_page(request: Request, exhibition_id: Id) -> Response:
+def exhibition_page(request: Request, exhibition_id: RowId) -> Response:
     """An exhibition: title, description and the works still published."""
     return _render(request, "exhibition.html", show=_service(request).exhibition(exhibition_id))
 

@@ -36,7 +36,8 @@ from busanchain.platform.context import PlatformContext
 
 api = APIRouter(prefix="/api/gallery", tags=["gallery"])
 
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]  # token ids (BIGINT)
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # order, auction, exhibition rows (INTEGER)
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Member = Annotated[User, Depends(current_user)]
 Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
@@ -62,19 +63,19 @@ def create_listing(request: Request, body: OrderIn, user: Member) -> Any:
 
 
 @api.get("/listings/{order_id}")
-def listing(request: Request, order_id: Id) -> Any:
+def listing(request: Request, order_id: RowId) -> Any:
     """A listing or offer and its sale, if filled."""
     return _service(request).order(order_id)
 
 
 @api.delete("/listings/{order_id}")
-def cancel_listing(request: Request, order_id: Id, user: Member) -> Any:
+def cancel_listing(request: Request, order_id: RowId, user: Member) -> Any:
     """Cancel your listing off chain (free; the platform never co-signs it again)."""
     return _service(request).cancel_listing(user.id, order_id)
 
 
 @api.post("/listings/{order_id}/buy", status_code=202)
-def buy(request: Request, order_id: Id, user: Member, idempotency_key: IdemKey = None) -> Any:
+def buy(request: Request, order_id: RowId, user: Member, idempotency_key: IdemKey = None) -> Any:
     """Buy a listing: 200 bought (with the split), 202 pending (repeat with the same key)."""
     return _answer(_service(request).buy(user.id, order_id, idempotency_key))
 
@@ -92,14 +93,14 @@ def create_offer(request: Request, body: OrderIn, user: Member) -> Any:
 
 
 @api.delete("/offers/{order_id}")
-def cancel_offer(request: Request, order_id: Id, user: Member) -> Any:
+def cancel_offer(request: Request, order_id: RowId, user: Member) -> Any:
     """Withdraw your offer off chain."""
     return _service(request).cancel_offer(user.id, order_id)
 
 
 @api.post("/offers/{order_id}/accept", status_code=202)
 def accept_offer(
-    request: Request, order_id: Id, user: Member, idempotency_key: IdemKey = None
+    request: Request, order_id: RowId, user: Member, idempotency_key: IdemKey = None
 ) -> Any:
     """Accept an offer on your work: 200 sold, 202 pending."""
     return _answer(_service(request).accept_offer(user.id, order_id, idempotency_key))
@@ -117,21 +118,21 @@ def create_auction(request: Request, body: AuctionIn, user: Member) -> Any:
 
 
 @api.get("/auctions/{auction_id}")
-def auction(request: Request, auction_id: Id) -> Any:
+def auction(request: Request, auction_id: RowId) -> Any:
     """An auction: end time (after extensions) and highest bid read from chain, and its bids."""
     return _service(request).auction(auction_id)
 
 
 @api.post("/auctions/{auction_id}/bids", status_code=202)
 def bid(
-    request: Request, auction_id: Id, body: BidIn, user: Member, idempotency_key: IdemKey = None
+    request: Request, auction_id: RowId, body: BidIn, user: Member, idempotency_key: IdemKey = None
 ) -> Any:
     """Bid: 200 placed, 202 pending; the previous highest bidder is refunded at once."""
     return _answer(_service(request).bid(user.id, auction_id, body.amount, idempotency_key))
 
 
 @api.post("/auctions/{auction_id}/settle")
-def settle(request: Request, auction_id: Id, user: Member) -> Any:
+def settle(request: Request, auction_id: RowId, user: Member) -> Any:
     """Settle an ended auction (anyone logged in; the platform pays the gas)."""
     return _service(request).settle_auction(auction_id)
 
@@ -192,7 +193,7 @@ def exhibitions(request: Request) -> Any:
 
 
 @api.get("/exhibitions/{exhibition_id}")
-def exhibition(request: Request, exhibition_id: Id) -> Any:
+def exhibition(request: Request, exhibition_id: RowId) -> Any:
     """An exhibition and its works."""
     return _service(request).exhibition(exhibition_id)
 
@@ -244,14 +245,14 @@ def _actions(request: Request) -> GalleryActions:
 
 
 @api.post("/auctions/{auction_id}/cancel")
-def cancel_auction(request: Request, auction_id: Id, user: Member) -> Any:
+def cancel_auction(request: Request, auction_id: RowId, user: Member) -> Any:
     """Cancel your auction while it has no bid (the work comes back; the platform pays gas)."""
     return _actions(request).cancel_auction(user.id, auction_id)
 
 
 @api.post("/auctions/{auction_id}/cancel-frozen", status_code=202)
 def cancel_frozen_auction(
-    request: Request, auction_id: Id, user: Admin, idempotency_key: IdemKey = None
+    request: Request, auction_id: RowId, user: Admin, idempotency_key: IdemKey = None
 ) -> Any:
     """Cancel the auction of a frozen work (platform admins): the top bidder is refunded, the
     work goes back to the seller. 200 cancelled, 202 pending (repeat with the same key)."""
@@ -260,13 +261,13 @@ def cancel_frozen_auction(
 
 
 @api.post("/listings/{order_id}/cancel-onchain")
-def cancel_listing_onchain(request: Request, order_id: Id, user: Member) -> Any:
+def cancel_listing_onchain(request: Request, order_id: RowId, user: Member) -> Any:
     """Cancel your listing for good, on chain too (if its signature may have leaked)."""
     return _actions(request).cancel_order_onchain(user.id, order_id, SIDE_LISTING)
 
 
 @api.post("/offers/{order_id}/cancel-onchain")
-def cancel_offer_onchain(request: Request, order_id: Id, user: Member) -> Any:
+def cancel_offer_onchain(request: Request, order_id: RowId, user: Member) -> Any:
     """Withdraw your offer for good, on chain too."""
     return _actions(request).cancel_order_onchain(user.id, order_id, SIDE_OFFER)
 

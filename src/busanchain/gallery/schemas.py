@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 TOKEN_ID_MAX = 2**63 - 1
+TokenId = Annotated[int, Field(ge=1, le=TOKEN_ID_MAX)]
 WON_MAX = 10**12
 TIME_MAX = 2**40
 
@@ -72,4 +73,4 @@ class ExhibitionIn(_Body):
     title_ko: str = Field(min_length=1, max_length=120)
     title_en: str | None = Field(default=None, max_length=120)
     description: str | None = Field(default=None, max_length=4000)
-    token_ids: list[int] = Field(min_length=1, max_length=100)
+    token_ids: list[TokenId] = Field(min_length=1, max_length=100)

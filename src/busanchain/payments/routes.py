@@ -16,6 +16,7 @@ from busanchain.accounts.deps import current_user, optional_user, require_roles
 from busanchain.domain.errors import NotFound
 from busanchain.domain.roles import Role
 from busanchain.http.i18n import request_lang
+from busanchain.http.params import RowId
 from busanchain.payments.refunds import RefundService
 from busanchain.payments.schemas import PayIn, RefundIn, SignedPayIn
 from busanchain.payments.service import PaymentService, PayRequest, SignedPayRequest
@@ -112,7 +113,7 @@ def merchant_card(code: str, request: Request, user: Any = Depends(current_user)
 
 @api.get("/{payment_id}")
 def receipt(
-    payment_id: int,
+    payment_id: RowId,
     request: Request,
     user: Any = Depends(current_user),
 ) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def receipt(
 
 @api.post("/{payment_id}/refunds", status_code=202)
 def refund(
-    payment_id: int,
+    payment_id: RowId,
     request: Request,
     payload: RefundIn,
     idempotency_key: IdemKey = None,
@@ -197,7 +198,7 @@ def jsqr(request: Request) -> FileResponse:
 
 
 @pages.get("/payments/{payment_id}", response_class=HTMLResponse)
-def receipt_page(payment_id: int, request: Request) -> Response:
+def receipt_page(payment_id: RowId, request: Request) -> Response:
     """A payment receipt; polls until the payment is confirmed on chain."""
     user = optional_user(request)
     if user is None:

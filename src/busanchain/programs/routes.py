@@ -35,6 +35,7 @@ from busanchain.domain.busan import categories, districts
 from busanchain.domain.errors import NotFound, ValidationFailed
 from busanchain.domain.roles import Role
 from busanchain.http.i18n import pick, request_lang
+from busanchain.http.params import RowId
 from busanchain.idempotency.service import IdempotencyService, parse_key, request_fingerprint
 from busanchain.platform.context import PlatformContext
 from busanchain.programs.disburse import WAIT_S, Disburser, RoundView
@@ -93,7 +94,7 @@ def execute_in_background(context: PlatformContext, round_pk: int) -> None:
 # -- grants: listing and revocation live in grants.py ------------------------------------
 
 REVOKE_PAGE_WAIT_S = 1.0  # the page answers fast and then polls
-GrantId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+GrantId = Annotated[int, Path(ge=1, le=2_147_483_647)]  # grants.id is INTEGER
 
 
 # -- API -------------------------------------------------------------------------------------
@@ -129,7 +130,9 @@ def list_programs(request: Request, _user: User = Depends(reader)) -> list[dict[
 
 
 @api.get("/{program_id}")
-def get_program(program_id: int, request: Request, _user: User = Depends(reader)) -> dict[str, Any]:
+def get_program(
+    program_id: RowId, request: Request, _user: User = Depends(reader)
+) -> dict[str, Any]:
     """A program with its on-chain ledger, rounds and recent imports."""
     context = _context(request)
     view = ProgramService(context).program_view(program_id).as_dict()
@@ -141,7 +144,7 @@ def get_program(program_id: int, request: Request, _user: User = Depends(reader)
 
 @api.patch("/{program_id}")
 def edit_program(
-    program_id: int, request: Request, payload: ProgramPatch, _user: User = Depends(official)
+    program_id: RowId, request: Request, payload: ProgramPatch, _user: User = Depends(official)
 ) -> dict[str, Any]:
     """Edit names and ages (any rule while a draft); on-chain rules are fixed once live."""
     changes = payload.model_dump(exclude_unset=True)
@@ -150,7 +153,7 @@ def edit_program(
 
 @api.post("/{program_id}/publish")
 def publish_program(
-    program_id: int,
+    program_id: RowId,
     request: Request,
     idempotency_key: IdemKey = None,
     user: User = Depends(official),
@@ -170,7 +173,10 @@ def publish_program(
 
 @api.post("/{program_id}/imports", status_code=201)
 async def import_residents(
-    program_id: int, request: Request, file: UploadFile = File(...), user: User = Depends(official)
+    program_id: RowId,
+    request: Request,
+    file: UploadFile = File(...),
+    user: User = Depends(official),
 ) -> dict[str, Any]:
     """Import residents (CSV or XLSX). Any bad row: 422 with the per-row report, nothing kept."""
     content = await file.read(MAX_UPLOAD_BYTES + 1)
@@ -186,7 +192,7 @@ async def import_residents(
 
 @api.get("/{program_id}/imports/{import_id}")
 def get_import(
-    program_id: int, import_id: int, request: Request, _user: User = Depends(reader)
+    program_id: RowId, import_id: RowId, request: Request, _user: User = Depends(reader)
 ) -> dict[str, Any]:
     """One import and its per-row report."""
     return ProgramService(_context(request)).import_report(program_id, import_id)
@@ -194,7 +200,7 @@ def get_import(
 
 @api.post("/{program_id}/rounds", status_code=202)
 def start_round(
-    program_id: int,
+    program_id: RowId,
     request: Request,
     payload: RoundIn,
     idempotency_key: IdemKey = None,
@@ -219,7 +225,7 @@ def start_round(
 
 @api.get("/{program_id}/rounds/{round_id}")
 def round_status(
-    program_id: int, round_id: int, request: Request, _user: User = Depends(reader)
+    program_id: RowId, round_id: RowId, request: Request, _user: User = Depends(reader)
 ) -> dict[str, Any]:
     """A round's progress (`done` of `recipients`, `percent`, `state`)."""
     context = _context(request)
@@ -254,7 +260,7 @@ def grant_status(
 
 @api.get("/{program_id}/enrollments")
 def enrollments(
-    program_id: int,
+    program_id: RowId,
     request: Request,
     user: User = Depends(reader),
     offset: int = Query(0, ge=0, le=10**9),
@@ -334,7 +340,7 @@ def _grant_in_program(context: PlatformContext, program_id: int, grant_id: int) 
 
 
 @pages.get("/programs/{program_id}", response_class=HTMLResponse)
-def program_page(program_id: int, request: Request, user: User = Depends(reader)) -> Response:
+def program_page(program_id: RowId, request: Request, user: User = Depends(reader)) -> Response:
     """Details, on-chain ledger, imports, rounds with live progress, enrollments, grants."""
     context = _context(request)
     service = ProgramService(context)
@@ -363,7 +369,7 @@ def program_page(program_id: int, request: Request, user: User = Depends(reader)
 
 @pages.get("/programs/{program_id}/grants/{grant_id}/revoke", response_class=HTMLResponse)
 def revoke_confirm_page(
-    program_id: int, grant_id: GrantId, request: Request, _user: User = Depends(official)
+    program_id: RowId, grant_id: GrantId, request: Request, _user: User = Depends(official)
 ) -> Response:
     """The confirmation step: the grant, what revoking does, and the form with a fresh key."""
     context = _context(request)
@@ -382,7 +388,7 @@ def revoke_confirm_page(
 
 @pages.post("/programs/{program_id}/grants/{grant_id}/revoke")
 def revoke_form(
-    program_id: int,
+    program_id: RowId,
     grant_id: GrantId,
     request: Request,
     idempotency_key: Annotated[str, Form(max_length=200)] = "",

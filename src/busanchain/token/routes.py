@@ -16,6 +16,7 @@ from busanchain.chain.signing import Signer
 from busanchain.domain.addresses import parse_address
 from busanchain.domain.errors import NotFound
 from busanchain.domain.roles import Role
+from busanchain.http.params import RowId
 from busanchain.idempotency.service import request_fingerprint
 from busanchain.keys.service import key_service_for
 from busanchain.platform.context import PlatformContext
@@ -119,7 +120,7 @@ def transfer(
 
 
 @router.get("/operations/{operation_id}", response_model=OperationOut)
-def operation(operation_id: int, request: Request, user: Any = Depends(current_user)) -> Any:
+def operation(operation_id: RowId, request: Request, user: Any = Depends(current_user)) -> Any:
     """Status of an operation: its owner and officials, auditors and admins may read it."""
     result = _service(request).operation(operation_id)
     may_read = result.owner == f"user:{user.id}" or bool(READ_ALL_ROLES & set(user.roles))
