@@ -131,6 +131,13 @@ def test_issue_form_refuses_bad_input_with_a_4xx(
     assert missing.status_code == 422
     unknown = _issue(studio, world.session_id, 999_999, "page-key-unknown")
     assert 'data-testid="issue-error"' in unknown and "해당 사진이 없습니다" in unknown
+    for action, key in (("issue", "issue_key"), ("reissue", "reissue_key")):
+        past_int = studio.client.post(  # past the 32-bit key: refused before the database
+            f"/studio/sessions/{world.session_id}/{action}",
+            data={"csrf_token": csrf, key: "k" * 16, "photo_id": 2**31},
+            headers={"Accept": "text/html"},
+        )
+        assert past_int.status_code == 422, (action, past_int.status_code)
     no_token = studio.client.post(
         f"/studio/sessions/{world.session_id}/issue",
         data={"issue_key": "k" * 16, "photo_id": 1},

@@ -11,11 +11,13 @@ placeholder until the visitor owns the photo.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import Field
 
 from busanchain.accounts.deps import optional_user
 from busanchain.accounts.service import User, account_service_for
@@ -33,6 +35,8 @@ from busanchain.studio.tables import PhotoState, StudioStatus
 pages = APIRouter(include_in_schema=False)
 
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+# photo ids chosen in a form (a 32-bit key: anything larger is a 422, not a database error)
+PhotoIds = Annotated[list[Annotated[int, Field(ge=1, le=2_147_483_647)]], Form()]
 ClaimCode = Annotated[str, Path(max_length=80)]
 MAX_ISSUE_PER_CLICK = 20
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -181,23 +185,39 @@ def issue_page(
     request: Request,
     session_id: Id,
     issue_key: Annotated[str, Form(min_length=8, max_length=64)],
-    photo_id: Annotated[list[int], Form()],
+    photo_id: PhotoIds,
 ) -> Response:
     """Issue claim codes for the chosen photos and show them once, for the counter hand-over.
 
     Each photo is issued under the Idempotency-Key `<page key>:<photo id>`: sending the same
     form again (a reload) issues nothing new and shows that the codes were already shown.
     """
+    return _hand_over(request, session_id, photo_id, lambda p: f"{issue_key}:{p}", _issue_one)
+
+
+Handler = Callable[[StudioService, int, int, str, str, str], dict[str, Any]]
+
+
+def _hand_over(
+    request: Request,
+    session_id: int,
+    photo_ids: list[int],
+    key_of: Callable[[int], str],
+    handle: Handler,
+    **extra: Any,
+) -> Response:
+    """Run `handle` for each chosen photo of the studio's session; the hand-over page."""
     user = _page_user(request, Role.STUDIO)
     if isinstance(user, Response):
         return user
     service = _service(request)
     service.session_detail(user.id, session_id)  # 404 unless the session is this studio's
     lang, base = request_lang(request), _public_base(request)
-    results = []
-    for chosen in list(dict.fromkeys(photo_id))[:MAX_ISSUE_PER_CLICK]:
-        results.append(_issue_one(service, user.id, chosen, f"{issue_key}:{chosen}", base, lang))
-    return _render(request, "handover.html", no_store=True, session_id=session_id, results=results)
+    chosen = list(dict.fromkeys(photo_ids))[:MAX_ISSUE_PER_CLICK]
+    results = [handle(service, user.id, p, key_of(p), base, lang) for p in chosen]
+    return _render(
+        request, "handover.html", no_store=True, session_id=session_id, results=results, **extra
+    )
 
 
 def _issue_one(
@@ -219,7 +239,7 @@ def reissue_page(
     request: Request,
     session_id: Id,
     reissue_key: Annotated[str, Form(min_length=8, max_length=64)],
-    photo_id: Annotated[list[int], Form()],
+    photo_id: PhotoIds,
 ) -> Response:
     """Re-issue lost claim codes (one photo, or a customer's batch) and show the new ones once.
 
@@ -227,22 +247,12 @@ def reissue_page(
     under the Idempotency-Key `<page key>:reissue:<photo id>`: a reload re-issues nothing
     and says the codes were already shown. The new codes are handed over like first ones.
     """
-    user = _page_user(request, Role.STUDIO)
-    if isinstance(user, Response):
-        return user
-    service = _service(request)
-    service.session_detail(user.id, session_id)  # 404 unless the session is this studio's
-    lang, base = request_lang(request), _public_base(request)
-    results = []
-    for chosen in list(dict.fromkeys(photo_id))[:MAX_ISSUE_PER_CLICK]:
-        key = f"{reissue_key}:reissue:{chosen}"
-        results.append(_reissue_one(service, user.id, chosen, key, base, lang))
-    return _render(
+    return _hand_over(
         request,
-        "handover.html",
-        no_store=True,
-        session_id=session_id,
-        results=results,
+        session_id,
+        photo_id,
+        lambda p: f"{reissue_key}:reissue:{p}",
+        _reissue_one,
         reissued=True,
     )
 
