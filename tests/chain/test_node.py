@@ -41,3 +41,13 @@ def test_spill_left_by_a_killed_node_is_cleared_on_restart(
         assert not spill.exists()
     finally:
         restarted.stop()
+
+
+def test_stop_deletes_the_spill_of_old_states(tmp_path: Path, anvil_binary: Path) -> None:
+    node = start_anvil(tmp_path / "node", anvil_binary)
+    spill = tmp_path / "node" / "home" / ".foundry" / "anvil" / "tmp" / "anvil-state-1"
+    spill.mkdir(parents=True)
+    (spill / "block").write_bytes(b"x" * 1024)
+    node.stop()
+    assert not spill.exists()
+    assert (tmp_path / "node" / "home").is_dir()  # only the spill goes

@@ -156,9 +156,17 @@ class AnvilSupervisor:
         before each start (the previous process is gone by then, and the spill is a cache).
         """
         home = self.config.state_dir / "home"
-        shutil.rmtree(home / ".foundry" / "anvil" / "tmp", ignore_errors=True)
+        self._clear_spill()
         home.mkdir(parents=True, exist_ok=True)
         return {**os.environ, "HOME": str(home)}
+
+    def _clear_spill(self) -> None:
+        """Delete the node's spill of old states (only when no node process is running).
+
+        A node that runs for hours (a test session's) spills gigabytes, and SIGTERM does not
+        remove them either, so both start and stop clear it."""
+        spill = self.config.state_dir / "home" / ".foundry" / "anvil" / "tmp"
+        shutil.rmtree(spill, ignore_errors=True)
 
     def _spawn(self) -> None:
         cfg = self.config
@@ -266,7 +274,7 @@ class AnvilSupervisor:
             proc.wait(timeout=5)
 
     def stop(self, snapshot: bool = True) -> None:
-        """Stop cleanly: a final snapshot, then SIGTERM."""
+        """Stop cleanly: a final snapshot, then SIGTERM; then delete the spill of old states."""
         self._stopping.set()
         if self._watcher is not None and self._watcher is not threading.current_thread():
             self._watcher.join(timeout=5)
@@ -279,3 +287,4 @@ class AnvilSupervisor:
             self._kill()
             self._process = None
             self._pid_file.unlink(missing_ok=True)
+            self._clear_spill()
