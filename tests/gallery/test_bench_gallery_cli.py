@@ -50,6 +50,9 @@ def test_tiny_gallery_under_load() -> None:
         assert set(run["by_page"]) == KINDS
     assert set(out["bottleneck"]["profiles"]) == KINDS | {"token_page"}
     assert out["chain_reads"]["eth_call_ms"] > 0
+    ceiling = out["harness_ceiling"]  # the same clients against a constant answer
+    assert ceiling["errors"] == {} and ceiling["requests"] > 0
+    assert 0 < ceiling["p50_ms"] <= ceiling["p95_ms"]
 
 
 def test_no_clients_is_refused() -> None:

@@ -21,18 +21,25 @@ from tests.gallery.conftest import GalleryWorld
 
 @pytest.fixture
 def calls(world: GalleryWorld) -> Iterator[Counter[str]]:
-    """Count the JSON-RPC methods the gallery service sends (the real node still answers)."""
+    """Count the JSON-RPC methods the gallery service sends, and the round trips of batches
+    under "batch" (the real node still answers)."""
     client = world.gallery.outbox.client
     counted: Counter[str] = Counter()
-    original = client.request
+    original, original_batch = client.request, client.batch
 
     def request(method: str, params: list[Any]) -> Any:
         counted[method] += 1
         return original(method, params)
 
+    def batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        counted["batch"] += 1
+        counted.update(method for method, _params in calls)
+        return original_batch(calls)
+
     client.request = request  # type: ignore[method-assign]
+    client.batch = batch  # type: ignore[method-assign]
     yield counted
-    client.request = original  # type: ignore[method-assign]
+    client.request, client.batch = original, original_batch  # type: ignore[method-assign]
 
 
 def _unpublish_on_chain(world: GalleryWorld, user_id: int, token_id: int) -> None:
@@ -64,6 +71,7 @@ def test_a_page_at_an_unchanged_head_costs_one_rpc_call(
 
     pages()  # the first time, each fact is read from the chain once
     assert calls["eth_call"] == 3  # isPublished twice, frozenReason once
+    assert calls["batch"] == 2  # the browse page's two isPublished go in one round trip
     calls.clear()
     pages()
     assert calls == Counter({"eth_getBlockByNumber": 3})

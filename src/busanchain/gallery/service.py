@@ -1142,17 +1142,14 @@ class GalleryService:
         """
         if head is None:
             return token_ids
-        kept = []
+        try:
+            live = self.view.published_many(token_ids, head)
+        except ChainError:
+            return token_ids
         for token_id in token_ids:
-            try:
-                live = self.view.is_published(token_id, head)
-            except ChainError:
-                live = True
-            if not live:
+            if not live[token_id]:
                 self.ownership.sync(token_id)
-            else:
-                kept.append(token_id)
-        return kept
+        return [token_id for token_id in token_ids if live[token_id]]
 
     def _cards(self, token_ids: list[int], head: Head | None) -> list[dict[str, Any]]:
         """The public cards of published tokens, in the given order (five queries a page)."""
