@@ -7,12 +7,16 @@ while repeated reads at the same head cost exactly one JSON-RPC call.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from busanchain.explorer.service import explorer_service_for
 from busanchain.gallery.service import GalleryService, gallery_service_for
 from busanchain.keys.service import key_service_for
 from busanchain.studio.tables import PhotoRecord
@@ -117,3 +121,41 @@ def test_the_service_is_shared_per_context(world: GalleryWorld) -> None:
     first = gallery_service_for(world.context)
     assert gallery_service_for(world.context) is first
     assert first.view is first.view
+    # the token page's provenance reads through one explorer service (and contract book)
+    assert explorer_service_for(world.context) is explorer_service_for(world.context)
+
+
+def test_concurrent_pages_share_head_reads_but_never_an_older_one(world: GalleryWorld) -> None:
+    """16 pages at once: they share head reads (the node is slowed to 50 ms a read so that
+    they overlap), and a page that arrives while a read is on its way waits for the next one:
+    a block mined during that read is seen."""
+    client = world.gallery.outbox.client
+    original = client.request
+    reads: list[int] = []
+    mine_during_first_read = threading.Event()
+
+    def slow(method: str, params: list[Any]) -> Any:
+        if method != "eth_getBlockByNumber" or params[0] != "latest":
+            return original(method, params)
+        answer = original(method, params)
+        reads.append(int(answer["number"], 16))
+        if len(reads) == 1:
+            original("evm_mine", [])  # a new block after the first read was answered
+            mine_during_first_read.set()
+            time.sleep(0.2)  # ... while that answer is still on its way back
+        time.sleep(0.05)
+        return answer
+
+    client.request = slow  # type: ignore[method-assign]
+    try:
+        view = world.gallery.view
+        first = threading.Thread(target=view.head)
+        first.start()
+        assert mine_during_first_read.wait(5)
+        with ThreadPoolExecutor(16) as pool:  # all arrive while the first read is on its way
+            heads = list(pool.map(lambda _: view.head(), range(16)))
+        first.join(5)
+    finally:
+        client.request = original  # type: ignore[method-assign]
+    assert all(h is not None and h.number == reads[0] + 1 for h in heads)
+    assert len(reads) <= 3  # one for the first page, one or two shared by the 16

@@ -19,7 +19,7 @@ from busanchain.explorer.schemas import (
     SearchResult,
     TxDetail,
 )
-from busanchain.explorer.service import ExplorerService
+from busanchain.explorer.service import ExplorerService, explorer_service_for
 from busanchain.http.i18n import request_lang
 from busanchain.platform.context import PlatformContext
 
@@ -159,6 +159,6 @@ def api_router(service: ExplorerService) -> APIRouter:
 
 def register(app: FastAPI, context: PlatformContext) -> None:
     """Add the explorer pages and API to the application."""
-    service = ExplorerService(context)
+    service = explorer_service_for(context)
     app.include_router(page_router(service))
     app.include_router(api_router(service))

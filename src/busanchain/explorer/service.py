@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -530,3 +530,15 @@ class ExplorerService:
             to_address=row.to_address,
             amount=row.amount,
         )
+
+
+SERVICE_NAME = "explorer"
+
+
+def explorer_service_for(context: PlatformContext) -> ExplorerService:
+    """The explorer service of a platform context: one per process, so that its contract book
+    (the registry's ABIs, rebuilt every few seconds) is shared instead of built per request."""
+    service = context.services.get(SERVICE_NAME)
+    if service is None:
+        service = context.services.setdefault(SERVICE_NAME, ExplorerService(context))
+    return cast(ExplorerService, service)

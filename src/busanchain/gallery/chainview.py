@@ -71,6 +71,10 @@ class ChainView:
     def __init__(self, chain: GalleryChain) -> None:
         self.chain = chain
         self._lock = threading.Lock()
+        self._head_ready = threading.Condition()
+        self._head_reading = False
+        self._head_sent = -1  # monotonic ns at which the last finished head read was sent
+        self._head_last: Head | None = None
         self._scanned: Head | None = None
         self._epoch = 0
         self._published = _Facts({}, {})
@@ -78,7 +82,32 @@ class ChainView:
 
     def head(self) -> Head | None:
         """The head block, after invalidating what changed since the last one; None if the
-        node cannot be reached (the recorded state then stands)."""
+        node cannot be reached (the recorded state then stands).
+
+        Concurrent callers share reads: a caller takes the answer of a read that was sent
+        after it arrived (waiting for one if need be), never of an older one. Under load that
+        is one head read per round trip, not one per request, and no page is older than the
+        request that asked for it."""
+        arrived = time.monotonic_ns()
+        with self._head_ready:
+            while self._head_reading or self._head_sent < arrived:
+                if not self._head_reading:
+                    self._head_reading = True
+                    break
+                self._head_ready.wait()
+            else:
+                return self._head_last
+        sent, head = time.monotonic_ns(), None
+        try:
+            head = self._read_head()
+        finally:
+            with self._head_ready:
+                self._head_reading = False
+                self._head_sent, self._head_last = sent, head
+                self._head_ready.notify_all()
+        return head
+
+    def _read_head(self) -> Head | None:
         client = self.chain.outbox.client
         try:
             head = Head.of(client.request("eth_getBlockByNumber", ["latest", False]))

@@ -21,7 +21,7 @@ from busanchain.accounts.deps import optional_user
 from busanchain.accounts.service import User
 from busanchain.domain.errors import NotFound, PermissionDenied
 from busanchain.domain.roles import Role
-from busanchain.explorer.service import ExplorerService
+from busanchain.explorer.service import explorer_service_for
 from busanchain.gallery.actions import GalleryActions
 from busanchain.gallery.service import (
     FREEZE_REASONS,
@@ -163,7 +163,7 @@ def exhibition_page(request: Request, exhibition_id: RowId) -> Response:
 def _provenance(request: Request, token_id: int) -> list[Any]:
     """The work's indexed history from the explorer (empty until the indexer has seen it)."""
     try:
-        found = ExplorerService(request.app.state.context).provenance(str(token_id))
+        found = explorer_service_for(request.app.state.context).provenance(str(token_id))
     except NotFound:
         return []
     return list(found.events)
