@@ -161,11 +161,6 @@ def make_chain(
 
 
 @pytest.fixture
-def service(platform: PlatformContext) -> StudioService:  # noqa: F811 (fixture)
-    return StudioService(platform)
-
-
-@pytest.fixture
 def world(service: StudioService) -> StudioWorld:
     admin = user(service.context, "credentials-admin", Role.ADMIN)
     return approved_studio(service, "gamma", "234567891", admin)

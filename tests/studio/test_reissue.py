@@ -21,7 +21,6 @@ from busanchain.domain.errors import Conflict, NotFound, TransactionReverted
 from busanchain.domain.roles import Role
 from busanchain.outbox.repository import OutboxRepository
 from busanchain.outbox.tables import OutboxState
-from busanchain.platform.context import PlatformContext
 from busanchain.studio.contracts import MintVoucher, sign_claim
 from busanchain.studio.service import AlreadyClaimed, NotIssued, StudioService, claim_signer
 from busanchain.studio.tables import PhotoRecord, StudioRecord
@@ -35,11 +34,6 @@ from tests.studio.studio_support import (
     user,
 )
 from tests.token.conftest import platform  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def service(platform: PlatformContext) -> StudioService:  # noqa: F811 (fixture)
-    return StudioService(platform)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from web3 import Web3
 from busanchain.accounts.tables import LinkedWallet
 from busanchain.domain.errors import Conflict, NotFound, TransactionReverted, ValidationFailed
 from busanchain.domain.roles import Role
-from busanchain.platform.context import PlatformContext
 from busanchain.studio.errors import PhotoRejected
 from busanchain.studio.service import (
     MINTER_ROLE,
@@ -33,11 +32,6 @@ from tests.studio.studio_support import (
     user,
 )
 from tests.token.conftest import platform  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def service(platform: PlatformContext) -> StudioService:  # noqa: F811 (fixture)
-    return StudioService(platform)
 
 
 @pytest.fixture
