@@ -19,7 +19,7 @@ from playwright.sync_api import BrowserContext, Page
 
 from busanchain.gallery.service import GalleryService
 from busanchain.platform.operator import operator_signer
-from tests.web.support import PHONE, Viewport
+from tests.web.support import PHONE, PageVisit, Viewport
 from tests.web.test_allowance_flow import CHAIN_WAIT_MS, checked, log_in, open_page
 from tests.web.test_gallery_flow import GallerySite, gallery_site  # noqa: F401 (fixture)
 from tests.web.test_pages import assert_fits_width
@@ -27,6 +27,13 @@ from tests.web.test_pages import assert_fits_width
 pytestmark = pytest.mark.browser
 
 RESERVE = 1_000
+
+
+def press(shown: PageVisit, selector: str) -> None:
+    """Press a button that reloads the page once the chain has answered; check the page."""
+    with shown.page.expect_navigation(timeout=CHAIN_WAIT_MS):
+        shown.page.click(selector)
+    checked(shown)
 
 
 def start_auction(page: Page) -> None:
@@ -52,9 +59,7 @@ def cancel_before_a_bid(ctx: BrowserContext, site: GallerySite, shots: Path) -> 
     assert page.inner_text("[data-testid=cancel-auction]") == "경매 취소"
     assert_fits_width(shown, PHONE)
     page.screenshot(path=str(shots / "gallery-auction-cancel-phone.png"), full_page=True)
-    with page.expect_navigation(timeout=CHAIN_WAIT_MS):
-        page.click("[data-testid=cancel-auction]")
-    checked(shown)
+    press(shown, "[data-testid=cancel-auction]")
     assert page.locator("[data-testid=auction]").count() == 0
     assert page.is_visible("[data-testid=auction-form]")  # may be auctioned again
     assert chain.owner(site.token_id) == owner
@@ -67,9 +72,7 @@ def bid_once(ctx: BrowserContext, site: GallerySite) -> None:
     shown = open_page(ctx, f"{site.url}/gallery/tokens/{site.token_id}")
     page = shown.page
     assert page.locator("[data-testid=cancel-auction]").count() == 0
-    with page.expect_navigation(timeout=CHAIN_WAIT_MS):
-        page.click("[data-testid=bid-submit]")
-    checked(shown)
+    press(shown, "[data-testid=bid-submit]")
     assert page.inner_text("[data-testid=highest-bid]").startswith(f"{RESERVE:,}")
     page.close()
 
@@ -83,9 +86,7 @@ def settle_after_the_end(ctx: BrowserContext, site: GallerySite, shots: Path) ->
     assert page.inner_text("[data-testid=countdown]") == "마감됨"
     assert_fits_width(shown, PHONE)
     page.screenshot(path=str(shots / "gallery-auction-settle-phone.png"), full_page=True)
-    with page.expect_navigation(timeout=CHAIN_WAIT_MS):
-        page.click("[data-testid=settle-auction]")
-    checked(shown)
+    press(shown, "[data-testid=settle-auction]")
     assert page.get_attribute("[data-testid=work]", "data-role") == "owner"  # the buyer now
     assert page.locator("[data-testid=auction]").count() == 0
     page.close()
