@@ -250,3 +250,24 @@ def test_a_bid_still_in_the_outbox_blocks_the_sellers_cancel(world: GalleryWorld
     gallery.outbox.broadcast(entry_id)
     assert gallery.outbox.wait(entry_id, 10).status == "confirmed"
     assert gallery.auction(auction["id"])["highest_bidder"] == buyer.address
+
+
+def test_my_orders_lists_only_my_open_orders(world: GalleryWorld) -> None:
+    seller, buyer = world.seller, world.buyer
+    body = {"token_id": world.token_id, "price": 5_000, "expiry": world.now() + 3600}
+    listing = seller.client.post("/api/gallery/listings", json=body, headers=seller.headers).json()
+    offer = buyer.client.post("/api/gallery/offers", json=body, headers=buyer.headers).json()
+
+    def mine(who: Actor) -> list[tuple[int, str]]:
+        answer = who.client.get("/api/gallery/me/orders")
+        assert answer.status_code == 200, answer.text
+        return [(o["id"], o["side"]) for o in answer.json()["items"]]
+
+    assert mine(seller) == [(listing["id"], "listing")]
+    assert mine(buyer) == [(offer["id"], "offer")]
+    cancelled = buyer.client.delete(f"/api/gallery/offers/{offer['id']}", headers=buyer.headers)
+    assert cancelled.status_code == 200
+    assert mine(buyer) == []
+    assert mine(seller) == [(listing["id"], "listing")]
+    seller.client.cookies.clear()
+    assert seller.client.get("/api/gallery/me/orders").status_code == 401

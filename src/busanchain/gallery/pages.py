@@ -215,8 +215,9 @@ def profile_page(request: Request, address: Annotated[str, Path(max_length=42)])
 
 @pages.get("/gallery/me", response_class=HTMLResponse)
 def my_gallery_page(request: Request) -> Response:
-    """Your own profile, and the DigitalWon the gallery holds for you after a payout to you
-    failed (a credit), with a button that withdraws it to your wallet."""
+    """Your own profile; your open listings and offers, each cancelled off chain (free) or on
+    chain (if its signature may have leaked), or all at once on chain; and the DigitalWon the
+    gallery holds for you after a payout to you failed (a credit), with a withdraw button."""
     user = optional_user(request)
     if user is None:
         return RedirectResponse("/login", status_code=303)
@@ -231,6 +232,7 @@ def my_gallery_page(request: Request) -> Response:
         mine=True,
         credit=GalleryActions(service).credit_of(viewer),
         withdraw_key=secrets.token_hex(16),
+        orders=service.my_orders(user.id),
     )
     response.headers["Cache-Control"] = "no-store"  # the key is single-use
     return response

@@ -67,6 +67,15 @@ def live_orders_of(session: Session, maker: str) -> Sequence[GalleryOrder]:
     return session.scalars(query).all()
 
 
+def open_orders_of_user(session: Session, user_id: int, limit: int = 100) -> Sequence[GalleryOrder]:
+    """A user's orders that are still open or being filled (both sides), newest first."""
+    query = select(GalleryOrder).where(
+        GalleryOrder.maker_user_id == user_id,
+        GalleryOrder.state.in_([OrderState.OPEN, OrderState.FILLING]),
+    )
+    return session.scalars(query.order_by(GalleryOrder.id.desc()).limit(limit)).all()
+
+
 def best_listing(session: Session, token_id: int, now: int) -> GalleryOrder | None:
     """The cheapest open, unexpired listing of a token."""
     query = (

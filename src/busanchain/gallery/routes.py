@@ -80,6 +80,12 @@ def buy(request: Request, order_id: RowId, user: Member, idempotency_key: IdemKe
     return _answer(_service(request).buy(user.id, order_id, idempotency_key))
 
 
+@api.get("/me/orders")
+def my_orders(request: Request, user: Member) -> Any:
+    """Your listings and offers that are still open, newest first."""
+    return {"items": _service(request).my_orders(user.id)}
+
+
 @api.post("/me/cancel-all")
 def cancel_all(request: Request, user: Member) -> Any:
     """Cancel all your orders on chain (incrementNonce; the platform pays the gas)."""

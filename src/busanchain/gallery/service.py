@@ -372,6 +372,11 @@ class GalleryService:
                 row.state, row.closed_at = OrderState.CANCELLED, utcnow()
             return order_dict(row)
 
+    def my_orders(self, user_id: int) -> list[dict[str, Any]]:
+        """Your listings and offers that are still open (or being filled), newest first."""
+        with self.context.unit_of_work() as session:
+            return [order_dict(o) for o in repo.open_orders_of_user(session, user_id)]
+
     def cancel_all(self, user_id: int) -> dict[str, Any]:
         """Cancel every order of the user on chain (`incrementNonce` from their key)."""
         signer = self._signer(user_id)
