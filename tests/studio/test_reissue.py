@@ -349,3 +349,49 @@ def test_the_session_page_reissues_a_batch_and_shows_the_new_codes_once(
     }
     assert clients["other"].http.post(url, data=theirs).status_code == 404
     assert clients["owner"].http.post(url, data=form | {"csrf_token": "forged"}).status_code == 403
+
+
+THIEF = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"  # anvil's 10th unlocked account
+
+
+def test_a_restart_records_a_claim_that_beat_the_cancellation(
+    service: StudioService, world: StudioWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform stops while a re-issue's cancellation waits to be mined, and the old code
+    is used on chain first (the lost code was found): `resume_pending` records the photo as
+    claimed by that claim instead of leaving it "reissuing" for ever."""
+    photo_id, old = issued_photo(service, world, 351)
+    client = service.outbox.client
+    monkeypatch.setattr("busanchain.studio.service.WAIT_FOR_RECEIPT_S", 0.3)
+    client.request("evm_setAutomine", [False])
+    try:
+        status, pending = service.reissue(world.owner_id, photo_id, "reissue-race-0001")
+        assert status == 202 and pending["photo"]["state"] == "reissuing", pending
+        data = old_claim_calldata(service, old, THIEF)
+        tip = 50 * 10**9  # ahead of the cancellation in the next block
+        client.request(
+            "eth_sendTransaction",
+            [
+                {
+                    "from": THIEF,
+                    "to": service.nft.address,
+                    "data": "0x" + data.hex(),
+                    "gas": hex(600_000),
+                    "maxFeePerGas": hex(10 * tip),
+                    "maxPriorityFeePerGas": hex(tip),
+                }
+            ],
+        )
+        for _ in range(3):
+            client.request("evm_mine", [])
+    finally:
+        client.request("evm_setAutomine", [True])
+    token_id = int(service._read("tokenOfContent", [old.voucher.content_hash]))
+    assert token_id > 0 and service._read("ownerOf", [token_id]) == THIEF
+    assert service.photo(world.owner_id, photo_id)["state"] == "reissuing"  # the crash left it
+
+    monkeypatch.setattr("busanchain.studio.service.WAIT_FOR_RECEIPT_S", 10.0)
+    service.resume_pending()
+    photo = service.photo(world.owner_id, photo_id)
+    assert photo["state"] == "claimed" and photo["token_id"] == token_id
+    assert photo["owner_address"] == THIEF

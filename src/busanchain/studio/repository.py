@@ -166,11 +166,13 @@ def user_id_by_username(session: Session, username: str) -> int | None:
 
 
 def photos_with_open_transactions(session: Session) -> Sequence[PhotoRecord]:
-    """Photos whose claim is being mined, or with a publication change recorded (to re-check)."""
+    """Photos whose claim or re-issue is being mined, or with a publication change recorded
+    (to re-check)."""
     return session.scalars(
         select(PhotoRecord)
         .where(
-            (PhotoRecord.state == PhotoState.CLAIMING) | PhotoRecord.publish_entry_id.is_not(None)
+            PhotoRecord.state.in_([PhotoState.CLAIMING, PhotoState.REISSUING])
+            | PhotoRecord.publish_entry_id.is_not(None)
         )
         .order_by(PhotoRecord.id)
     ).all()

@@ -1455,7 +1455,8 @@ class StudioService:
 
         A claim in state `claiming` is followed to its receipt (rebroadcast if the node lost
         it); a publication change is settled and the photo's owner and visibility are read
-        back from the chain. Returns how many photos were looked at. Idempotent.
+        back from the chain. A re-issue is followed too (see `_settle_reissue`). Returns how
+        many photos were looked at. Idempotent.
         """
         with self.context.unit_of_work() as session:
             pending = [
@@ -1465,10 +1466,42 @@ class StudioService:
         for photo_id, state, publish_entry in pending:
             if state == PhotoState.CLAIMING:
                 self._settle_claim(photo_id)
+            if state == PhotoState.REISSUING:
+                self._settle_reissue(photo_id)
             if publish_entry is not None and not self._still_open(publish_entry):
                 self._clear_publish_entry(photo_id, publish_entry)
             self.sync_token(photo_id)
         return len(pending)
+
+    def _settle_reissue(self, photo_id: int) -> None:
+        """After a restart, a re-issue whose old voucher could not be cancelled goes back to
+        `issued` (the old code still works), and one whose old voucher was claimed first is
+        recorded as claimed. One whose cancellation went through stays `reissuing`: the new
+        code can only be shown in the answer to the studio's next press of "re-issue"."""
+        with self.context.unit_of_work() as session:
+            record = repo.photo(session, photo_id)
+            if record is None or record.state != PhotoState.REISSUING:
+                return
+            signer = self._studio(session, record.studio_id).signing_address
+            old_id, sha256 = record.voucher_id or 0, record.sha256
+            outbox = OutboxRepository(session)
+            found = (
+                outbox.by_reference(_gas_reference(record)),
+                outbox.by_reference(_cancel_reference(record)),
+            )
+            entries = [e.id for e in found if e is not None]
+        outcome = None
+        for entry_id in entries:
+            self.outbox.broadcast(entry_id)
+            outcome = self.outbox.wait(entry_id, WAIT_FOR_RECEIPT_S)
+        if outcome is not None and outcome.status in OutboxState.OPEN:
+            return  # still on its way: the next restart or press follows it
+        if not self._read("voucherUsed", [signer, old_id]):
+            self._abort_reissue(photo_id, outcome)
+            return
+        minted = self._minted_token(sha256)
+        if minted is not None:
+            self._record_minted(photo_id, minted)
 
     def _clear_publish_entry(self, photo_id: int, entry_id: int) -> None:
         with self.context.unit_of_work() as session:
