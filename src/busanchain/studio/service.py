@@ -232,6 +232,17 @@ def claim_signer(code: str) -> Signer:
         ) from None
 
 
+@dataclass
+class _Reissue:
+    """A re-issue in flight: the old voucher, the signer of vouchers, and how its
+    cancellation ended (None until followed)."""
+
+    old_id: int
+    sha256: str
+    signing_address: str
+    outcome: TxOutcome | None = None
+
+
 @dataclass(frozen=True)
 class Upload:
     """One uploaded file."""
@@ -1062,32 +1073,46 @@ class StudioService:
         self, photo_id: int, signer: Signer, public_url: str
     ) -> tuple[int, dict[str, Any]]:
         """Follow the cancellation; once the old voucher is used on chain, sign the new one."""
+        shown, flight = self._follow_cancellation(photo_id)
+        if flight is None:
+            return 200, {"photo": shown, "claim_code_shown": False}
+        outcome = flight.outcome
+        if not self._read("voucherUsed", [signer.address, flight.old_id]):
+            if outcome is not None and outcome.status in OutboxState.OPEN:
+                return 202, self._reissuing_answer(photo_id, outcome)
+            return self._abort_reissue(photo_id, outcome)
+        minted = self._minted_token(flight.sha256)
+        if minted is not None:
+            self._record_minted(photo_id, minted)
+            raise AlreadyClaimed(state="minted")
+        return self._sign_reissued(photo_id, signer, flight.old_id, public_url)
+
+    def _follow_cancellation(self, photo_id: int) -> tuple[dict[str, Any], _Reissue | None]:
+        """The photo (as JSON) and, while it is being re-issued, its old voucher's cancellation
+        followed to its receipt (the gas money first, then the cancellation), or until
+        WAIT_FOR_RECEIPT_S."""
         with self.context.unit_of_work() as session:
             record = repo.photo(session, photo_id)
             if record is None:
                 raise _not_found()
+            shown = photo_dict(record)
             if record.state != PhotoState.REISSUING:
-                return 200, {"photo": photo_dict(record), "claim_code_shown": False}
-            old_id, sha256 = record.voucher_id or 0, record.sha256
+                return shown, None
             outbox = OutboxRepository(session)
-            gas, cancel = (
+            found = (
                 outbox.by_reference(_gas_reference(record)),
                 outbox.by_reference(_cancel_reference(record)),
             )
-            entries = [e.id for e in (gas, cancel) if e is not None]
-        outcome = None
-        for entry_id in entries:  # the gas money first, then the cancellation
+            entries = [e.id for e in found if e is not None]
+            flight = _Reissue(
+                old_id=record.voucher_id or 0,
+                sha256=record.sha256,
+                signing_address=self._studio(session, record.studio_id).signing_address,
+            )
+        for entry_id in entries:
             self.outbox.broadcast(entry_id)
-            outcome = self.outbox.wait(entry_id, WAIT_FOR_RECEIPT_S)
-        if not self._read("voucherUsed", [signer.address, old_id]):
-            if outcome is not None and outcome.status in OutboxState.OPEN:
-                return 202, self._reissuing_answer(photo_id, outcome)
-            return self._abort_reissue(photo_id, outcome)
-        minted = self._minted_token(sha256)
-        if minted is not None:
-            self._record_minted(photo_id, minted)
-            raise AlreadyClaimed(state="minted")
-        return self._sign_reissued(photo_id, signer, old_id, public_url)
+            flight.outcome = self.outbox.wait(entry_id, WAIT_FOR_RECEIPT_S)
+        return shown, flight
 
     def _reissuing_answer(self, photo_id: int, outcome: TxOutcome) -> dict[str, Any]:
         with self.context.unit_of_work() as session:
@@ -1478,28 +1503,14 @@ class StudioService:
         `issued` (the old code still works), and one whose old voucher was claimed first is
         recorded as claimed. One whose cancellation went through stays `reissuing`: the new
         code can only be shown in the answer to the studio's next press of "re-issue"."""
-        with self.context.unit_of_work() as session:
-            record = repo.photo(session, photo_id)
-            if record is None or record.state != PhotoState.REISSUING:
-                return
-            signer = self._studio(session, record.studio_id).signing_address
-            old_id, sha256 = record.voucher_id or 0, record.sha256
-            outbox = OutboxRepository(session)
-            found = (
-                outbox.by_reference(_gas_reference(record)),
-                outbox.by_reference(_cancel_reference(record)),
-            )
-            entries = [e.id for e in found if e is not None]
-        outcome = None
-        for entry_id in entries:
-            self.outbox.broadcast(entry_id)
-            outcome = self.outbox.wait(entry_id, WAIT_FOR_RECEIPT_S)
-        if outcome is not None and outcome.status in OutboxState.OPEN:
-            return  # still on its way: the next restart or press follows it
-        if not self._read("voucherUsed", [signer, old_id]):
-            self._abort_reissue(photo_id, outcome)
+        _shown, flight = self._follow_cancellation(photo_id)
+        outcome = flight.outcome if flight else None
+        if flight is None or (outcome is not None and outcome.status in OutboxState.OPEN):
+            return  # not re-issuing, or still on its way (the next restart or press follows it)
+        if not self._read("voucherUsed", [flight.signing_address, flight.old_id]):
+            self._abort_reissue(photo_id, flight.outcome)
             return
-        minted = self._minted_token(sha256)
+        minted = self._minted_token(flight.sha256)
         if minted is not None:
             self._record_minted(photo_id, minted)
 
