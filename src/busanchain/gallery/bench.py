@@ -488,10 +488,10 @@ def _profile(context: PlatformContext, kind: str, corpus: Corpus) -> dict[str, A
     per_call_ms = 1000 * (time.perf_counter() - started) / PROFILED
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     total = sum(row[2] for row in stats.values()) or 1.0
-    rpc = sum(
+    rpc = sum(  # round trips: single calls and batches
         row[0]
         for key, row in stats.items()
-        if key[0].endswith("chain/client.py") and key[2] == "request"
+        if key[0].endswith("chain/client.py") and key[2] in ("request", "batch")
     )
     cumulative = sorted(stats.items(), key=lambda item: item[1][3], reverse=True)
     ours = [
