@@ -171,8 +171,8 @@ class ChainView:
             scanned = self._scanned is not None and self._scanned.number >= head.number
             for token_id, out in zip(missing, outs, strict=True):
                 found[token_id] = out
-                touched = facts.touched.get(token_id, -1) <= head.number
-                if scanned and touched and epoch == self._epoch:
+                untouched = facts.touched.get(token_id, -1) <= head.number
+                if scanned and untouched and epoch == self._epoch:
                     facts.values[token_id] = out
         return found
 

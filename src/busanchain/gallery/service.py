@@ -1164,8 +1164,9 @@ class GalleryService:
         head: Head | None,
         known: dict[int, PhotoRecord] | None = None,
     ) -> list[dict[str, Any]]:
-        """The public cards of published tokens, in the given order (three queries a page, two
-        when the caller has just read the photos: `known`)."""
+        """The public cards of published tokens, in the given order: one query each for the
+        photos, studios, photographers and best listings (none for the photos when the caller
+        has just read them: `known`)."""
         now = self.view.now(head)
         with self.context.unit_of_work() as session:
             if known is None:
