@@ -74,6 +74,10 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
     bytes32 public constant PUBLISH_TYPEHASH =
         keccak256("Publish(uint256 tokenId,bool published,uint256 nonce,uint256 deadline)");
 
+    /// @notice EIP-712 typehash of a recipient's consent to publish a photo as it is claimed.
+    bytes32 public constant PUBLISH_ON_CLAIM_TYPEHASH =
+        keccak256("PublishOnClaim(bytes32 contentHash,address to,uint256 nonce,uint256 deadline)");
+
     /// @notice EIP-712 typehash of an owner's gasless operator approval.
     bytes32 public constant APPROVAL_FOR_ALL_TYPEHASH = keccak256(
         "ApprovalForAll(address owner,address operator,bool approved,uint256 nonce,uint256 deadline)"
@@ -216,6 +220,48 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
         address to,
         bytes calldata claimSig
     ) external returns (uint256 tokenId) {
+        tokenId = _claim(v, studioSig, to, claimSig);
+    }
+
+    /// @notice Claim like `claim` and publish the new token in the same transaction, with the
+    /// recipient's signed consent: one block instead of two for "claim and show it".
+    /// @dev The consent names the content hash, so it fits exactly one token; it uses the
+    /// recipient's next nonce, like `setPublishedWithSig`.
+    /// @param v The voucher signed by a studio holding MINTER_ROLE now.
+    /// @param studioSig The studio's 65-byte signature over `v`.
+    /// @param to The first owner, who consents to publishing.
+    /// @param claimSig Signature over `Claim(v.voucherId, to)` by `v.claimKey`.
+    /// @param deadline Last Unix time at which the consent is valid.
+    /// @param publishSig `to`'s signature over `PublishOnClaim(v.contentHash, to, nonce, deadline)`.
+    /// @return tokenId The new, published token's id.
+    function claimAndPublish(
+        MintVoucher calldata v,
+        bytes calldata studioSig,
+        address to,
+        bytes calldata claimSig,
+        uint256 deadline,
+        bytes calldata publishSig
+    ) external returns (uint256 tokenId) {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        bytes32 digest = publishOnClaimDigest(v.contentHash, to, _useNonce(to), deadline);
+        if (!SignatureChecker.isValidSignatureNow(to, digest, publishSig)) revert BadOwnerSignature();
+        tokenId = _claim(v, studioSig, to, claimSig);
+        if (_ownerOf(tokenId) != to) revert NotTokenOwner(to);
+        _setPublished(tokenId, true);
+    }
+
+    /// @notice Check a voucher and its claim, then record and mint the token.
+    /// @param v The voucher.
+    /// @param studioSig The studio's signature over `v`.
+    /// @param to The first owner.
+    /// @param claimSig The claim key's signature.
+    /// @return tokenId The new token's id.
+    function _claim(
+        MintVoucher calldata v,
+        bytes calldata studioSig,
+        address to,
+        bytes calldata claimSig
+    ) internal returns (uint256 tokenId) {
         if (to == address(0)) revert ZeroRecipient();
         _checkVoucherFields(v);
         address studio = _recoverStudio(v, studioSig);
@@ -354,6 +400,22 @@ contract PhotoNFT is IERC4906, ERC721, ERC2981, AccessControl, EIP712, Nonces {
     {
         return _hashTypedDataV4(
             keccak256(abi.encode(PUBLISH_TYPEHASH, tokenId, published, nonce, deadline))
+        );
+    }
+
+    /// @notice The EIP-712 digest a recipient signs to publish a photo as it is claimed.
+    /// @param contentHash The voucher's content hash (one token at most).
+    /// @param to The recipient.
+    /// @param nonce The recipient's nonce.
+    /// @param deadline The signature's deadline.
+    /// @return The digest.
+    function publishOnClaimDigest(bytes32 contentHash, address to, uint256 nonce, uint256 deadline)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(PUBLISH_ON_CLAIM_TYPEHASH, contentHash, to, nonce, deadline))
         );
     }
 

@@ -36,12 +36,14 @@ from busanchain.studio.contracts import (
     claim_typed_data,
     mint_voucher_typed_data,
     new_claim_key,
+    publish_on_claim_typed_data,
     publish_typed_data,
     royalty_amount,
     sign_approval_for_all,
     sign_claim,
     sign_mint_voucher,
     sign_publish,
+    sign_publish_on_claim,
     typed_data_digest,
 )
 from tests.conftest import start_anvil
@@ -230,6 +232,10 @@ def test_python_digests_equal_contract_digests(env: Env, customer: LocalAccount)
     assert nft.functions.publishDigest(3, True, 5, 99).call() == typed_data_digest(
         publish_typed_data(domain, 3, True, 5, 99)
     )
+    content = voucher.content_hash
+    assert nft.functions.publishOnClaimDigest(content, customer.address, 4, 99).call() == (
+        typed_data_digest(publish_on_claim_typed_data(domain, content, customer.address, 4, 99))
+    )
     operator = Account.create().address
     assert nft.functions.approvalForAllDigest(
         customer.address, operator, True, 2, 99
@@ -284,6 +290,60 @@ def test_claim_mints_one_private_token_gaslessly(env: Env, customer: LocalAccoun
     assert nft.functions.tokenURI(token_id).call() == f"ipfs://{voucher.stub_cid}"
     assert env.chain.w3.eth.get_balance(customer.address) == 0  # the customer paid nothing
     assert receipt["gasUsed"] < 400_000
+
+
+def claim_and_publish_fn(
+    env: Env, voucher: MintVoucher, key: ClaimKey, owner: LocalAccount, **kw: Any
+) -> ContractFunction:
+    """`claimAndPublish(...)` with the studio's, the claim key's and `owner`'s signatures."""
+    deadline = kw.pop("deadline", env.chain.block_time() + HOUR)
+    nonce = kw.pop("nonce", env.nonce(owner.address))
+    signer = Signer(kw.pop("consent_by", owner))
+    consent = sign_publish_on_claim(signer, env.domain, voucher.content_hash, nonce, deadline)
+    claim = env.claim_fn(voucher, key, owner.address)
+    v, studio_sig, to, claim_sig = claim.args
+    return env.nft.functions.claimAndPublish(v, studio_sig, to, claim_sig, deadline, consent)
+
+
+def test_claim_and_publish_mints_a_published_token_in_one_transaction(
+    env: Env, customer: LocalAccount
+) -> None:
+    voucher, key = env.voucher()
+    receipt = env.chain.send(claim_and_publish_fn(env, voucher, key, customer), env.relayer)
+    (claimed,) = env.events(receipt, "Claimed")
+    token_id = claimed["tokenId"]
+    assert env.nft.functions.ownerOf(token_id).call() == customer.address
+    assert env.nft.functions.isPublished(token_id).call()
+    assert env.nft.functions.tokenURI(token_id).call() == f"ipfs://{voucher.metadata_cid}"
+    assert [e["published"] for e in env.events(receipt, "PublishedSet")] == [True]
+    assert [e["_tokenId"] for e in env.events(receipt, "MetadataUpdate")] == [token_id]
+    assert env.nonce(customer.address) == 1
+    assert env.chain.w3.eth.get_balance(customer.address) == 0
+    env.revert(claim_and_publish_fn(env, voucher, key, customer), "VoucherUsed")
+
+
+def test_claim_and_publish_needs_the_recipients_fresh_consent(
+    env: Env, customer: LocalAccount
+) -> None:
+    voucher, key = env.voucher()
+    stranger = env.new_account()
+    forged = claim_and_publish_fn(env, voucher, key, customer, consent_by=stranger)
+    env.revert(forged, "BadOwnerSignature")
+    stale = claim_and_publish_fn(env, voucher, key, customer, nonce=1)
+    env.revert(stale, "BadOwnerSignature")
+    late = claim_and_publish_fn(env, voucher, key, customer, deadline=env.chain.block_time() - 1)
+    env.revert(late, "SignatureExpired")
+    other, other_key = env.voucher()
+    consent = sign_publish_on_claim(
+        Signer(customer), env.domain, voucher.content_hash, 0, env.chain.block_time() + HOUR
+    )
+    v, studio_sig, to, claim_sig = env.claim_fn(other, other_key, customer.address).args
+    wrong_photo = env.nft.functions.claimAndPublish(
+        v, studio_sig, to, claim_sig, env.chain.block_time() + HOUR, consent
+    )
+    env.revert(wrong_photo, "BadOwnerSignature")  # the consent names another photo
+    assert env.nft.functions.totalMinted().call() == 0
+    assert env.nonce(customer.address) == 0
 
 
 def test_claim_twice_fails(env: Env, customer: LocalAccount) -> None:

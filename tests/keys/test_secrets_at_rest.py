@@ -68,7 +68,8 @@ def test_no_secret_in_database_or_logs(
         profile = client.get(f"/api/accounts/{user_id}").json()
         assert profile["name"] == NAME and profile["phone"] == PHONE
     keys = key_service_for(context)
-    private_key = keys._decrypt_private_key(user_id).hex()
+    with context.unit_of_work() as session:
+        private_key = keys._decrypt_private_key(session, user_id).hex()
     signer = keys.signer_for_user(user_id)
     assert signer.address == profile["custodial_address"] == Account.from_key(private_key).address
     secrets_ = {
@@ -195,5 +196,7 @@ def test_interrupted_rotation_is_finished_by_running_it_again(context: PlatformC
     for uid in users:
         signer = KeyService(context, new_kek).signer_for_user(uid)
         message = encode_defunct(text="hello")
-        signature = Account.sign_message(message, private_key=resumed._decrypt_private_key(uid))
+        with context.unit_of_work() as session:
+            old_key = resumed._decrypt_private_key(session, uid)
+        signature = Account.sign_message(message, private_key=old_key)
         assert Account.recover_message(message, signature=signature.signature) == signer.address

@@ -267,6 +267,47 @@ def test_claim_to_a_linked_external_wallet(service: StudioService, world: Studio
         service.publish(citizen, photo["id"], True)
 
 
+def test_claim_and_publish_in_one_transaction(service: StudioService, world: StudioWorld) -> None:
+    photo = upload_one(service, world, 43)
+    _, issued = service.issue(world.owner_id, photo["id"], "issue-pub-0001")
+    citizen = user(service.context, "shows-at-once", Role.CITIZEN)
+    with pytest.raises(NotFound):
+        service.content(None, photo["cid"])
+    blocks = service.outbox.client.block_number()
+    status, claimed = service.claim(citizen, issued["claim_code"], None, "claim-pub-01", True)
+    assert status == 200 and claimed["state"] == "claimed" and claimed["published"], claimed
+    assert service.outbox.client.block_number() == blocks + 1  # one transaction, one block
+    token_id = claimed["token_id"]
+    assert service._read("isPublished", [token_id]) is True
+    assert service._read("ownerOf", [token_id]) == address_of(service.context, citizen)
+    assert service.content(None, photo["cid"]).public
+    assert service.content(None, photo["metadata_cid"]).public
+    [mine] = service.my_photos(citizen)
+    assert mine["published"]
+    replay = service.claim(citizen, issued["claim_code"], None, "claim-pub-01", True)
+    assert replay == (200, claimed)
+    status, private = service.publish(citizen, photo["id"], False)  # still the owner's choice
+    assert status == 200 and not private["published"]
+
+
+def test_claim_and_publish_to_an_external_wallet_is_refused_whole(
+    service: StudioService, world: StudioWorld
+) -> None:
+    citizen = user(service.context, "external-shower", Role.CITIZEN)
+    external = Web3.to_checksum_address("0x" + "cd" * 20)
+    with service.context.unit_of_work() as session:
+        session.add(LinkedWallet(user_id=citizen, address=external))
+    photo = upload_one(service, world, 44)
+    _, issued = service.issue(world.owner_id, photo["id"], "issue-pub-0002")
+    code = issued["claim_code"]
+    with pytest.raises(ValidationFailed) as refused:
+        service.claim(citizen, code, external, "claim-pub-02", True)
+    assert refused.value.details["field"] == "publish"
+    assert service.photo(world.owner_id, photo["id"])["state"] == "issued"  # nothing was sent
+    status, claimed = service.claim(citizen, code, external, "claim-pub-03")
+    assert status == 200 and not claimed["published"]
+
+
 def test_a_claim_cut_off_by_a_crash_is_finished_after_restart(
     service: StudioService, world: StudioWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -121,6 +121,9 @@ def bench_mint_command(
     block_time: float = typer.Option(
         1.0, min=0.0, max=60.0, help="anvil block time; 0 = automine."
     ),
+    baseline: bool = typer.Option(
+        True, help="Also run the two-step flow (claim, then publish) as the same run's baseline."
+    ),
     as_json: bool = JsonFlag,
 ) -> None:
     """12 MP upload to an NFT visible in the gallery, over HTTP: seconds per photo."""
@@ -129,7 +132,12 @@ def bench_mint_command(
 
     with _progress() as report:
         result = run_mint_bench(
-            photos, parallel, block_time or None, progress=report, app_factory=create_app
+            photos,
+            parallel,
+            block_time or None,
+            progress=report,
+            app_factory=create_app,
+            two_step_baseline=baseline,
         )
     _emit(result)
 

@@ -104,18 +104,15 @@ class KeyService:
             row = repository.custodial_key_for_user(session, user_id)
             return row.address if row else None
 
-    def _decrypt_private_key(self, user_id: int) -> bytes:
+    def _decrypt_private_key(self, session: Session, user_id: int) -> bytes:
         """The user's 32-byte private key; callers must drop it as soon as they are done."""
-        with self._context.unit_of_work() as session:
-            row = repository.custodial_key_for_user(session, user_id)
-            if row is None:
-                raise NotFound(
-                    "This user has no custodial key.", "이 사용자에게는 보관 키가 없습니다."
-                )
-            secret = open_envelope(self._keyring(), _envelope(row), _key_aad(row))
-            if _address_of(secret) != row.address:
-                raise KeyUnavailable(user_id=user_id)
-            return secret
+        row = repository.custodial_key_for_user(session, user_id)
+        if row is None:
+            raise NotFound("This user has no custodial key.", "이 사용자에게는 보관 키가 없습니다.")
+        secret = open_envelope(self._keyring(), _envelope(row), _key_aad(row))
+        if _address_of(secret) != row.address:
+            raise KeyUnavailable(user_id=user_id)
+        return secret
 
     def signer_for_user(self, user_id: int) -> Signer:
         """A signer for the user's custodial key (the key lives only inside the signer).
@@ -124,7 +121,12 @@ class KeyService:
             NotFound: the user has no custodial key.
             KeyUnavailable: the row cannot be opened with the configured KEKs.
         """
-        secret = self._decrypt_private_key(user_id)
+        with self._context.unit_of_work() as session:
+            return self.signer_in(session, user_id)
+
+    def signer_in(self, session: Session, user_id: int) -> Signer:
+        """`signer_for_user` inside the caller's transaction (it sees a key made in it)."""
+        secret = self._decrypt_private_key(session, user_id)
         try:
             return signer_from_key(secret.hex())
         finally:

@@ -2,11 +2,13 @@
 
 A private platform (own anvil, own SQLite database, uvicorn on loopback) with an approved
 studio. For each generated 12 MP camera JPEG, through the public HTTP API: the studio uploads
-it (multipart), issues a claim code, a citizen claims it (the operator relays the mint), the
-citizen publishes it (relayed too), and the clock stops when an anonymous visitor sees the
-token through the gallery's public API. Photos run one after another, and optionally again
-with K at a time. Setup (users, the studio's approval) goes through the services directly:
-an admin's approval over HTTP needs a TOTP login, which is not what is measured.
+it (multipart), issues a claim code, a citizen claims it with "also show it in the gallery"
+ticked (the operator relays one `claimAndPublish`), and the clock stops when an anonymous
+visitor sees the token through the gallery's public API. Photos run one after another, and
+optionally again with K at a time. As the same run's baseline, as many fresh photos then go
+the two-step way: claim, then publish (two relayed transactions, two blocks). Setup (users,
+the studio's approval) goes through the services directly: an admin's approval over HTTP
+needs a TOTP login, which is not what is measured.
 """
 
 from __future__ import annotations
@@ -140,10 +142,16 @@ def _visible_template(url: str) -> str:
 
 
 class MintRun:
-    """Photos from upload to public visibility over HTTP, timing each stage."""
+    """Photos from upload to public visibility over HTTP, timing each stage.
 
-    def __init__(self, url: str, world: MintWorld, visible: str) -> None:
+    With `publish_on_claim` the claim also publishes (one transaction) and `publish_tx` is 0;
+    otherwise the citizen publishes after the claim, as a second request and transaction."""
+
+    def __init__(
+        self, url: str, world: MintWorld, visible: str, publish_on_claim: bool = True
+    ) -> None:
         self.url, self.world, self.visible = url, world, visible
+        self.publish_on_claim = publish_on_claim
 
     def one(self, studio: Actor, citizen: Actor, jpeg: bytes, name: str) -> PhotoTiming:
         """Upload, issue, claim, publish and wait for visibility; seconds per stage."""
@@ -155,7 +163,8 @@ class MintRun:
         mark = self._lap(timing, "issue", mark)
         token_id = self._claim(citizen, code)
         mark = self._lap(timing, "claim_tx", mark)
-        self._publish(citizen, photo_id)
+        if not self.publish_on_claim:
+            self._publish(citizen, photo_id)
         mark = self._lap(timing, "publish_tx", mark)
         self._wait_visible(photo_id, token_id)
         self._lap(timing, "visible", mark)
@@ -188,7 +197,8 @@ class MintRun:
         headers = citizen.csrf | {"Idempotency-Key": f"mint-claim-{secrets.token_hex(8)}"}
         deadline = time.monotonic() + STEP_TIMEOUT_S
         while True:
-            answer = citizen.client.post("/api/studio/claims", json={"code": code}, headers=headers)
+            body: dict[str, Any] = {"code": code, "publish": self.publish_on_claim}
+            answer = citizen.client.post("/api/studio/claims", json=body, headers=headers)
             body = _expect(answer, (200, 202), "claim")
             if answer.status_code == 200:
                 return int(body["token_id"])
@@ -314,12 +324,15 @@ def run_mint_bench(
     block_time: float | None = 1.0,
     progress: Progress | None = None,
     app_factory: AppFactory | None = None,
+    two_step_baseline: bool = True,
 ) -> dict[str, Any]:
     """Seconds per photo from a 12 MP upload to a published NFT visible to anyone.
 
-    Runs `photos` photos one at a time; with `parallel` > 1, runs as many fresh photos again
-    with that many workers. `app_factory` is `busanchain.web.app.create_app` (the CLI passes
-    it: the API is served exactly as `busanchain up` serves it).
+    Runs `photos` photos one at a time (claim and publish in one transaction); with
+    `parallel` > 1, runs as many fresh photos again with that many workers; with
+    `two_step_baseline`, as many fresh photos again one at a time, publishing after the claim.
+    `app_factory` is `busanchain.web.app.create_app` (the CLI passes it: the API is served
+    exactly as `busanchain up` serves it).
     """
     if app_factory is None:
         raise ConfigurationError(
@@ -327,20 +340,25 @@ def run_mint_bench(
             "발행 벤치마크에는 웹 앱 팩토리가 필요합니다(`busanchain bench mint`로 실행).",
         )
     report = progress or noop_progress
-    passes = 2 if parallel > 1 else 1
+    passes = 1 + (parallel > 1) + two_step_baseline
     jpegs = _generate(photos * passes, 1, report)
+    batches = [jpegs[n * photos : (n + 1) * photos] for n in range(passes)]
     root = Settings.from_env().root
     with private_platform(root, "busanchain-mintbench-", block_time) as (context, _node):
         world = _setup(context, max(parallel, 1))
         with serve(context, app_factory) as url:
             run = MintRun(url, world, _visible_template(url))
-            sequential = _run_pass(run, jpegs[:photos], 1, "sequential", report)
-            concurrent = (
-                _run_pass(run, jpegs[photos:], parallel, f"parallel{parallel}", report)
-                if passes == 2
-                else None
-            )
-    return _result(sequential, concurrent, run.visible, jpegs, block_time)
+            sequential = _run_pass(run, batches.pop(0), 1, "sequential", report)
+            concurrent = None
+            if parallel > 1:
+                concurrent = _run_pass(run, batches.pop(0), parallel, f"parallel{parallel}", report)
+            two_step = None
+            if two_step_baseline:
+                run_two = MintRun(url, world, run.visible, publish_on_claim=False)
+                two_step = _run_pass(run_two, batches.pop(0), 1, "two-step", report)
+    result = _result(sequential, concurrent, run.visible, jpegs, block_time)
+    result["two_step_baseline"] = two_step
+    return result
 
 
 def _result(
@@ -368,6 +386,7 @@ def _result(
             "note": "pipeline timed separately in the bench process on the same JPEGs; "
             "store_and_http = upload p50 - pipeline p50",
         },
+        "flow": "claim with publish (one claimAndPublish transaction)",
         "sequential": sequential,
         "parallel": concurrent,
         "visible_via": visible,

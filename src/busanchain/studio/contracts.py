@@ -49,6 +49,12 @@ PUBLISH_TYPE: list[dict[str, str]] = [
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
 ]
+PUBLISH_ON_CLAIM_TYPE: list[dict[str, str]] = [
+    {"name": "contentHash", "type": "bytes32"},
+    {"name": "to", "type": "address"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
 APPROVAL_FOR_ALL_TYPE: list[dict[str, str]] = [
     {"name": "owner", "type": "address"},
     {"name": "operator", "type": "address"},
@@ -192,6 +198,14 @@ def publish_typed_data(
     return _typed(domain, "Publish", PUBLISH_TYPE, message)
 
 
+def publish_on_claim_typed_data(
+    domain: PhotoDomain, content_hash: bytes, to: str, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """Typed data of a `PublishOnClaim`: the recipient's consent to publish as it claims."""
+    message = {"contentHash": content_hash, "to": to, "nonce": nonce, "deadline": deadline}
+    return _typed(domain, "PublishOnClaim", PUBLISH_ON_CLAIM_TYPE, message)
+
+
 def approval_for_all_typed_data(
     domain: PhotoDomain, owner: str, operator: str, approved: bool, nonce: int, deadline: int
 ) -> dict[str, Any]:
@@ -251,3 +265,11 @@ def sign_approval_for_all(
 def royalty_amount(sale_price: int, royalty_bps: int) -> int:
     """The ERC-2981 royalty the contract reports: floor(price * bps / 10000)."""
     return sale_price * royalty_bps // ROYALTY_DENOMINATOR
+
+
+def sign_publish_on_claim(
+    owner: Signer, domain: PhotoDomain, content_hash: bytes, nonce: int, deadline: int
+) -> bytes:
+    """The recipient's 65-byte consent to `PhotoNFT.claimAndPublish` of one content hash."""
+    typed = publish_on_claim_typed_data(domain, content_hash, owner.address, nonce, deadline)
+    return owner.sign_typed_data(typed)

@@ -232,10 +232,12 @@ def reissue(request: Request, photo_id: Id, user: Studio, idempotency_key: IdemK
 def claim(request: Request, body: ClaimIn, user: Member, idempotency_key: IdemKey = None) -> Any:
     """Claim a photo with its code; the platform relays the mint and pays the gas.
 
+    With `publish: true` the photo is published in the same transaction (platform wallet).
     200 claimed, 202 pending (repeat with the same key to follow it), 404 unknown code,
-    409 already claimed, 410 expired.
+    409 already claimed, 410 expired, 422 `publish` with an external wallet.
     """
-    status, answer = _service(request).claim(user.id, body.code, body.to, idempotency_key)
+    service = _service(request)
+    status, answer = service.claim(user.id, body.code, body.to, idempotency_key, body.publish)
     return JSONResponse(answer, status_code=status)
 
 

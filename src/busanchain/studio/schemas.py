@@ -40,10 +40,13 @@ class SessionIn(_Body):
 
 
 class ClaimIn(_Body):
-    """Claim a photo with its code; `to` defaults to the caller's custodial wallet."""
+    """Claim a photo with its code; `to` defaults to the caller's custodial wallet.
+
+    `publish` also shows it in the gallery at once (same transaction; platform wallet only)."""
 
     code: str = Field(max_length=70)
     to: str | None = Field(default=None, max_length=42)
+    publish: bool = False
 
 
 class PublishIn(_Body):

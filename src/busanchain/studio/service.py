@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -60,6 +61,7 @@ from busanchain.studio.contracts import (
     sign_claim,
     sign_mint_voucher,
     sign_publish,
+    sign_publish_on_claim,
 )
 from busanchain.studio.credentials import StudioCredentialService
 from busanchain.studio.images import ProcessedPhoto, process_upload
@@ -1179,34 +1181,48 @@ class StudioService:
     # -- claims ----------------------------------------------------------------------------
 
     def claim(
-        self, user_id: int, code: str, to: str | None, idempotency_key: str | None
+        self,
+        user_id: int,
+        code: str,
+        to: str | None,
+        idempotency_key: str | None,
+        publish: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         """Claim a photo with its code: the operator relays `PhotoNFT.claim` and pays the gas.
 
         `to` defaults to the user's custodial address (created if missing); otherwise it must
-        be one of the user's wallets. Answers 200 claimed, 202 pending (repeat the request
-        with the same key to follow it), 422 reverted.
+        be one of the user's wallets. With `publish`, the photo is also published in the same
+        transaction (`claimAndPublish`, signed by the custodial key: one block, not two);
+        an external wallet publishes by itself. Answers 200 claimed, 202 pending (repeat the
+        request with the same key to follow it), 422 reverted.
         Raises NotFound for an unknown code, Conflict if already claimed, ClaimExpired (410).
         """
         key = parse_key(idempotency_key)
         claimer = claim_signer(code)
         wanted = parse_address(to) if to else None
         scope = f"studio.claim:user:{user_id}"
-        body = {"claim_key": claimer.address, "to": wanted}
+        body: dict[str, Any] = {"claim_key": claimer.address, "to": wanted}
+        if publish:
+            body["publish"] = True
         fingerprint = request_fingerprint("POST", "/api/studio/claims", body)
         domain, nft = self.domain, self.nft
         now = self._chain_time()
 
         def work(session: Session) -> tuple[int, dict[str, Any]]:
-            record = self._claim_in(session, user_id, claimer, wanted, domain, nft, now)
+            record = self._claim_in(session, user_id, claimer, wanted, domain, nft, now, publish)
             return 202, self._claim_answer(record, None)
 
-        with key_lock(self.outbox.client.chain_id(), self.operator.address):
-            stored = IdempotencyService(self.context).run(scope, key, fingerprint, work)
-        photo_id = int(stored.body["photo_id"])
-        if stored.replayed and stored.body.get("state") != PhotoState.CLAIMING:
-            return stored.status_code, stored.body
-        status, answer = self._settle_claim(photo_id)
+        with ExitStack() as locks:
+            chain_id = self.outbox.client.chain_id()
+            owner = key_service_for(self.context).custodial_address(user_id)
+            if publish and owner is not None:  # the consent uses the owner's next nonce
+                locks.enter_context(key_lock(chain_id, owner))
+            with key_lock(chain_id, self.operator.address):
+                stored = IdempotencyService(self.context).run(scope, key, fingerprint, work)
+            photo_id = int(stored.body["photo_id"])
+            if stored.replayed and stored.body.get("state") != PhotoState.CLAIMING:
+                return stored.status_code, stored.body
+            status, answer = self._settle_claim(photo_id)
         IdempotencyService(self.context).update_answer(scope, key, status, answer)
         return status, answer
 
@@ -1219,6 +1235,7 @@ class StudioService:
         domain: PhotoDomain,
         nft: Contract,
         now: int,
+        publish: bool = False,
     ) -> PhotoRecord:
         record = repo.photo_by_claim_key(session, claimer.address)
         if record is None:
@@ -1234,9 +1251,10 @@ class StudioService:
         voucher = self._voucher_of(record)
         studio_sig = bytes.fromhex((record.voucher_signature or "0x")[2:])
         claim_sig = sign_claim(claimer, domain, voucher.voucher_id, to)
-        data = bytes.fromhex(
-            nft.encode_abi("claim", [voucher.as_tuple(), studio_sig, to, claim_sig])[2:]
-        )
+        args = [voucher.as_tuple(), studio_sig, to, claim_sig]
+        if publish:
+            args += self._publish_consent(session, user_id, to, voucher, now)
+        data = self._calldata("claimAndPublish" if publish else "claim", args)
         try:
             entry = self.outbox.enqueue(
                 session,
@@ -1250,8 +1268,26 @@ class StudioService:
             raise _friendly_revert(exc) from exc
         record.claim_entry_id, record.claim_error = entry.id, None
         record.state = PhotoState.CLAIMING
+        record.publish_target = True if publish else None
         session.flush()
         return record
+
+    def _publish_consent(
+        self, session: Session, user_id: int, to: str, voucher: MintVoucher, now: int
+    ) -> list[Any]:
+        """`claimAndPublish`'s last two arguments: a deadline and the custodial key's consent."""
+        owner = key_service_for(self.context).signer_in(session, user_id)
+        if owner.address != to:
+            raise ValidationFailed(
+                "Only your platform wallet can publish as it claims: "
+                "claim to your external wallet, then publish from it.",
+                "수령하면서 공개하기는 플랫폼 지갑에서만 됩니다. "
+                "외부 지갑으로 받은 뒤 그 지갑에서 공개하세요.",
+                field="publish",
+            )
+        nonce, deadline = int(self._read("nonces", [to])), now + PUBLISH_TTL_S
+        consent = sign_publish_on_claim(owner, self.domain, voucher.content_hash, nonce, deadline)
+        return [deadline, consent]
 
     def _recipient(self, session: Session, user_id: int, wanted: str | None) -> str:
         mine = repo.addresses_of_user(session, user_id)
@@ -1299,8 +1335,11 @@ class StudioService:
             if record.state == PhotoState.CLAIMING and minted is not None:
                 record.token_id, record.owner_address = minted
                 record.state, record.claimed_at = PhotoState.CLAIMED, utcnow()
+                if record.publish_target and record.publish_entry_id is None:
+                    self._set_visibility(session, record, True)  # claimAndPublish: both or none
+                    record.publish_target = None
             elif record.state == PhotoState.CLAIMING and outcome.status not in OutboxState.OPEN:
-                record.state = PhotoState.ISSUED
+                record.state, record.publish_target = PhotoState.ISSUED, None
                 record.claim_error = (outcome.revert_reason or outcome.status)[:300]
                 record.claim_entry_id = None
                 return 422, self._claim_answer(record, outcome)
@@ -1330,6 +1369,7 @@ class StudioService:
             "state": record.state,
             "token_id": record.token_id,
             "owner_address": record.owner_address,
+            "published": record.published,
             "operation_id": record.claim_entry_id,
             "tx_hash": outcome.tx_hash if outcome else None,
             "revert_reason": record.claim_error,
