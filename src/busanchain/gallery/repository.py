@@ -266,6 +266,12 @@ def published_photos(
     session: Session, filters: dict[str, Any], after: int | None, limit: int
 ) -> Sequence[PhotoRecord]:
     """Published, minted photos by token id (keyset paging: ids above `after`)."""
+    return session.scalars(published_photos_query(filters, after, limit)).all()
+
+
+def published_photos_query(filters: dict[str, Any], after: int | None, limit: int) -> Any:
+    """The query of `published_photos`: it walks `ix_studio_photos_gallery` in token order
+    and stops after `limit` rows (no sort of every published photo)."""
     query = select(PhotoRecord).where(
         PhotoRecord.state == PhotoState.CLAIMED,
         PhotoRecord.published.is_(True),
@@ -274,7 +280,7 @@ def published_photos(
     query = _filtered(query, filters)
     if after is not None:
         query = query.where(PhotoRecord.token_id > after)
-    return session.scalars(query.order_by(PhotoRecord.token_id).limit(limit)).all()
+    return query.order_by(PhotoRecord.token_id).limit(limit)
 
 
 def _filtered(query: Any, filters: dict[str, Any]) -> Any:

@@ -13,7 +13,7 @@ first with reads, so a refused request costs no gas and spends no nonce.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, cast
 
@@ -1074,23 +1074,29 @@ class GalleryService:
     def tokens(
         self, filters: dict[str, Any], page: int | None, limit: int = PAGE_SIZE
     ) -> dict[str, Any]:
-        """Published tokens, filtered, by token id; `next` is the cursor for the next page."""
+        """Published tokens, filtered, by token id; `next` is the cursor for the next page.
+
+        One database transaction reads the page's photos and everything on their cards; the
+        chain is asked afterwards (no transaction is held open across a JSON-RPC call)."""
         head = self.view.head()
         with self.context.unit_of_work() as session:
             photos = repo.published_photos(session, filters, page, limit)
-            known = {p.token_id: p for p in photos if p.token_id is not None}
-        shown = list(known)
-        cursor = shown[-1] if len(shown) == limit else None
-        items = self._cards(self._still_published(shown, head), head, known)
-        return {"items": items, "next": cursor}
+            cards = self._cards_in(session, photos, self.view.now(head))
+        shown = list(cards)
+        cursor = shown[-1] if len(photos) == limit and shown else None
+        return {"items": [cards[t] for t in self._still_published(shown, head)], "next": cursor}
 
     def token(self, token_id: int) -> dict[str, Any]:
         """A token's public card: metadata only if published; listing, auction, frozen flag."""
         head = self.view.head()
-        now = self.view.now(head)
-        with self.context.unit_of_work() as session:
-            listed = self._published_tokens(session, [token_id])
-        self._still_published(listed, head)
+        card = self._token_card(token_id, self.view.now(head))
+        if card["published"] and not self._still_published([token_id], head):
+            card = self._token_card(token_id, self.view.now(head))  # synced just now: private
+        card["frozen"] = self.frozen_reason(token_id, head) is not None
+        return card
+
+    def _token_card(self, token_id: int, now: int) -> dict[str, Any]:
+        """A token's card from the database (one transaction); NotFound if never minted."""
         with self.context.unit_of_work() as session:
             photo = repo.photo_of_token(session, token_id)
             if photo is None:
@@ -1103,7 +1109,6 @@ class GalleryService:
             auction = repo.live_auction_of_token(session, token_id)
             card["auction_id"] = auction.id if auction else None
             card["offers"] = [order_dict(o) for o in repo.orders_of_token(session, token_id, 1)]
-        card["frozen"] = self.frozen_reason(token_id, head) is not None
         return card
 
     @staticmethod
@@ -1158,33 +1163,33 @@ class GalleryService:
                 self.ownership.sync(token_id)
         return [token_id for token_id in token_ids if live[token_id]]
 
-    def _cards(
-        self,
-        token_ids: list[int],
-        head: Head | None,
-        known: dict[int, PhotoRecord] | None = None,
-    ) -> list[dict[str, Any]]:
-        """The public cards of published tokens, in the given order: one query each for the
-        photos, studios, photographers and best listings (none for the photos when the caller
-        has just read them: `known`)."""
-        now = self.view.now(head)
+    def _cards(self, token_ids: list[int], head: Head | None) -> list[dict[str, Any]]:
+        """The public cards of published tokens, in the given order."""
         with self.context.unit_of_work() as session:
-            if known is None:
-                photos = repo.photos_of_tokens(session, token_ids)
-            else:
-                photos = {t: known[t] for t in token_ids if t in known}
-            shown = [photos[t] for t in token_ids if t in photos and photos[t].published]
-            studios, people = repo.studios_and_photographers(session, shown)
-            best = repo.best_listings(session, [t for t in token_ids if t in photos], now)
-            return [
-                _card_of(
-                    p,
-                    studios.get(p.studio_id),
-                    people.get(p.photographer_id) if p.photographer_id else None,
-                    best.get(p.token_id) if p.token_id is not None else None,
-                )
-                for p in shown
-            ]
+            photos = repo.photos_of_tokens(session, token_ids)
+            ordered = [photos[t] for t in token_ids if t in photos]
+            cards = self._cards_in(session, ordered, self.view.now(head))
+        return [cards[t] for t in token_ids if t in cards]
+
+    @staticmethod
+    def _cards_in(
+        session: Session, photos: Sequence[PhotoRecord], now: int
+    ) -> dict[int, dict[str, Any]]:
+        """The cards of the published photos among `photos`, by token id in their order: one
+        query each for the studios, photographers and best listings."""
+        shown = [p for p in photos if p.published and p.token_id is not None]
+        studios, people = repo.studios_and_photographers(session, shown)
+        best = repo.best_listings(session, [p.token_id for p in shown if p.token_id], now)
+        return {
+            p.token_id: _card_of(
+                p,
+                studios.get(p.studio_id),
+                people.get(p.photographer_id) if p.photographer_id else None,
+                best.get(p.token_id),
+            )
+            for p in shown
+            if p.token_id is not None
+        }
 
     # -- page views (read helpers for gallery/pages.py) -------------------------------------------
 
