@@ -308,11 +308,13 @@ def test_claim_and_publish_to_an_external_wallet_is_refused_whole(
     assert status == 200 and not claimed["published"]
 
 
+@pytest.mark.parametrize("publish", [False, True], ids=["claim", "claim-and-publish"])
 def test_a_claim_cut_off_by_a_crash_is_finished_after_restart(
-    service: StudioService, world: StudioWorld, monkeypatch: pytest.MonkeyPatch
+    service: StudioService, world: StudioWorld, monkeypatch: pytest.MonkeyPatch, publish: bool
 ) -> None:
     """The claim's transaction is in the outbox but the node lost it (and the answer was
-    202): the recovery pass on the next start rebroadcasts it and records the owner."""
+    202): the recovery pass on the next start rebroadcasts it and records the owner (and,
+    for a claim that also publishes, the publication)."""
     photo = upload_one(service, world, 61)
     _, issued = service.issue(world.owner_id, photo["id"], "issue-crash-001")
     citizen = user(service.context, "crash-claimer", Role.CITIZEN)
@@ -320,8 +322,9 @@ def test_a_claim_cut_off_by_a_crash_is_finished_after_restart(
     monkeypatch.setattr("busanchain.studio.service.WAIT_FOR_RECEIPT_S", 0.3)
     client.request("evm_setAutomine", [False])
     try:
-        status, pending = service.claim(citizen, issued["claim_code"], None, "claim-crash-01")
-        assert status == 202 and pending["state"] == "claiming"
+        code = issued["claim_code"]
+        status, pending = service.claim(citizen, code, None, "claim-crash-01", publish)
+        assert status == 202 and pending["state"] == "claiming" and not pending["published"]
         client.request("anvil_dropAllTransactions", [])  # the node forgot it
     finally:
         client.request("evm_setAutomine", [True])
@@ -333,4 +336,6 @@ def test_a_claim_cut_off_by_a_crash_is_finished_after_restart(
         service.context, citizen
     )
     assert restarted._read("ownerOf", [mine["token_id"]]) == mine["owner_address"]
+    assert mine["published"] is publish
+    assert restarted._read("isPublished", [mine["token_id"]]) is publish
     assert restarted.resume_pending() == 0  # nothing left in flight

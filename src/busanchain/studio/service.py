@@ -1322,6 +1322,7 @@ class StudioService:
             record = repo.photo(session, photo_id)
             entry_id = record.claim_entry_id if record else None
             sha256 = record.sha256 if record else ""
+            wants_public = bool(record and record.publish_target)
         if entry_id is None:
             raise _not_found()
         self.outbox.broadcast(entry_id)
@@ -1329,14 +1330,15 @@ class StudioService:
         minted = self._claimed_event(outcome) if outcome.status == OutboxState.CONFIRMED else None
         if minted is None and outcome.status == OutboxState.CONFIRMED:
             minted = self._minted_token(sha256)
+        public = bool(minted and wants_public and self._read("isPublished", [minted[0]]))
         with self.context.unit_of_work() as session:
             record = repo.photo(session, photo_id, lock=True)
             assert record is not None
             if record.state == PhotoState.CLAIMING and minted is not None:
                 record.token_id, record.owner_address = minted
                 record.state, record.claimed_at = PhotoState.CLAIMED, utcnow()
-                if record.publish_target and record.publish_entry_id is None:
-                    self._set_visibility(session, record, True)  # claimAndPublish: both or none
+                if record.publish_target:  # claimAndPublish: as the chain has it now
+                    self._set_visibility(session, record, public)
                     record.publish_target = None
             elif record.state == PhotoState.CLAIMING and outcome.status not in OutboxState.OPEN:
                 record.state, record.publish_target = PhotoState.ISSUED, None
