@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from busanchain.explorer.service import explorer_service_for
+from busanchain.gallery.chainview import FROZEN_REASON, IS_PUBLISHED, token_calldata
 from busanchain.gallery.service import GalleryService, gallery_service_for
 from busanchain.keys.service import key_service_for
 from busanchain.studio.tables import PhotoRecord
@@ -159,3 +160,12 @@ def test_concurrent_pages_share_head_reads_but_never_an_older_one(world: Gallery
         client.request = original  # type: ignore[method-assign]
     assert all(h is not None and h.number == reads[0] + 1 for h in heads)
     assert len(reads) <= 3  # one for the first page, one or two shared by the 16
+
+
+@pytest.mark.parametrize("token_id", [0, 1, 255, 10_000, 2**256 - 1])
+def test_hand_built_calldata_equals_web3s(world: GalleryWorld, token_id: int) -> None:
+    chain = world.gallery.view.chain
+    assert token_calldata(IS_PUBLISHED, token_id) == chain.nft.encode_abi("isPublished", [token_id])
+    assert token_calldata(FROZEN_REASON, token_id) == chain.gallery.encode_abi(
+        "frozenReason", [token_id]
+    )
