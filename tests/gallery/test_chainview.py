@@ -2,7 +2,9 @@
 
 Real anvil (automine): a work made private from the owner's own key (behind the platform's
 back), a freeze, and a reorg (anvil snapshot / revert) must all show up on the very next read,
-while repeated reads at the same head cost exactly one JSON-RPC call.
+while repeated reads at the same head cost exactly one JSON-RPC call. Each test runs with the
+facts replayed from the logs (the default) and read lazily (when the history cannot be
+replayed).
 """
 
 from __future__ import annotations
@@ -17,11 +19,20 @@ from typing import Any
 import pytest
 
 from busanchain.explorer.service import explorer_service_for
-from busanchain.gallery.chainview import FROZEN_REASON, IS_PUBLISHED, token_calldata
+from busanchain.gallery import chainview
+from busanchain.gallery.chainview import FROZEN_REASON, IS_PUBLISHED, ChainView, token_calldata
 from busanchain.gallery.service import GalleryService, gallery_service_for
 from busanchain.keys.service import key_service_for
 from busanchain.studio.tables import PhotoRecord
 from tests.gallery.conftest import GalleryWorld
+
+
+@pytest.fixture(params=["replayed", "lazy"], autouse=True)
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Replay the logs (the default), or not (as for a history longer than the limit)."""
+    if request.param == "lazy":
+        monkeypatch.setattr(chainview, "REPLAY_MAX_BLOCKS", -1)
+    return str(request.param)
 
 
 @pytest.fixture
@@ -65,7 +76,7 @@ def _shown(gallery: GalleryService) -> list[int]:
 
 
 def test_a_page_at_an_unchanged_head_costs_one_rpc_call(
-    world: GalleryWorld, calls: Counter[str]
+    world: GalleryWorld, calls: Counter[str], mode: str
 ) -> None:
     second, _ = world.claimed_photo(world.seller, 2)
 
@@ -74,12 +85,91 @@ def test_a_page_at_an_unchanged_head_costs_one_rpc_call(
         world.gallery.token(world.token_id)
         world.gallery.token_view(world.token_id, None)
 
-    pages()  # the first time, each fact is read from the chain once
-    assert calls["eth_call"] == 3  # isPublished twice, frozenReason once
-    assert calls["batch"] == 2  # the browse page's two isPublished go in one round trip
+    pages()
+    assert world.gallery.view.replayed is (mode == "replayed")
+    if mode == "replayed":  # the facts came from the logs: no eth_call at all
+        assert calls["eth_call"] == 0 and calls["eth_getLogs"] >= 2
+    else:  # the first time, each fact is read from the chain once
+        assert calls["eth_call"] == 3  # isPublished twice, frozenReason once
+        assert calls["batch"] == 2  # the browse page's two isPublished go in one round trip
     calls.clear()
     pages()
     assert calls == Counter({"eth_getBlockByNumber": 3})
+
+
+def _transfer_on_chain(world: GalleryWorld, token_id: int) -> None:
+    """The seller gives the work to the buyer with their own key (it becomes private)."""
+    owner = key_service_for(world.context).signer_for_user(world.seller.user_id)
+    world.gallery._top_up_gas(owner.address)
+    nft = world.gallery.chain.nft
+    world.gallery.outbox.execute(
+        signer=owner,
+        intent="test.transfer",
+        to=nft.address,
+        data=world.gallery.chain.calldata(
+            nft, "transferFrom", [owner.address, world.buyer.address, token_id]
+        ),
+    )
+
+
+def _facts(view: ChainView, tokens: list[int]) -> tuple[dict[int, bool], dict[int, bytes]]:
+    head = view.head()
+    assert head is not None
+    return view.published_many(tokens, head), view.frozen_many(tokens, head)
+
+
+def test_replayed_facts_are_the_nodes(world: GalleryWorld, mode: str) -> None:
+    """After publishing, unpublishing behind the platform's back, a transfer, a freeze and a
+    freeze lifted, a fresh view knows every token's facts from the logs alone, and they are
+    what the node answers (a lazy view reads them)."""
+    kept, _ = world.claimed_photo(world.seller, 2)
+    given, _ = world.claimed_photo(world.seller, 3)
+    private, _ = world.claimed_photo(world.seller, 4, publish=False)
+    _unpublish_on_chain(world, world.seller.user_id, world.token_id)
+    _transfer_on_chain(world, given)
+    world.gallery.freeze(world.admin.user_id, kept, "copy", "reported copy")
+    world.gallery.freeze(world.admin.user_id, private, "theft", "reported theft")
+    world.gallery.unfreeze(world.admin.user_id, private, None)
+    tokens = [world.token_id, kept, given, private]
+
+    view = ChainView(world.gallery.chain)
+    client = world.gallery.outbox.client
+    original = client.calls
+    sent: list[int] = []
+    client.calls = lambda txs, block="latest": sent.append(len(txs)) or original(txs, block)  # type: ignore[method-assign]
+    try:
+        published, frozen = _facts(view, tokens)
+    finally:
+        client.calls = original  # type: ignore[method-assign]
+    assert view.replayed is (mode == "replayed")
+    assert (sum(sent) == 0) is (mode == "replayed")
+    nft, gallery = world.gallery.chain.nft, world.gallery.chain.gallery
+    chain = world.gallery.chain
+    assert published == {t: bool(chain.read_one(nft, "isPublished", [t])) for t in tokens}
+    assert published == {world.token_id: False, kept: True, given: False, private: False}
+    assert frozen == {t: bytes(chain.read_one(gallery, "frozenReason", [t])) for t in tokens}
+    assert frozen[kept] != bytes(32) and frozen[private] == bytes(32)
+
+
+def test_no_replay_when_the_node_lost_the_deployment_logs(world: GalleryWorld, mode: str) -> None:
+    """A node restored from a state snapshot may answer no logs for old blocks: the view then
+    reads facts lazily rather than take every token for private."""
+    client = world.gallery.outbox.client
+    original = client.request
+
+    def forgetful(method: str, params: list[Any]) -> Any:
+        if method == "eth_getLogs" and "topics" not in params[0]:
+            return []  # the deployment-block probe: nothing kept
+        return original(method, params)
+
+    client.request = forgetful  # type: ignore[method-assign]
+    try:
+        view = ChainView(world.gallery.chain)
+        published, _frozen = _facts(view, [world.token_id])
+        assert view.replayed is False
+    finally:
+        client.request = original  # type: ignore[method-assign]
+    assert published == {world.token_id: True}
 
 
 def test_a_work_made_private_behind_the_platforms_back_drops_out_at_once(

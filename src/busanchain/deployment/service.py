@@ -173,6 +173,19 @@ class DeploymentService:
             records = DeploymentRepository(session).on_chain(chain_id)
             return {record.name: record.address for record in records}
 
+    def blocks(self, chain_id: int) -> dict[str, int]:
+        """The block each recorded contract on one chain was deployed in, by contract name.
+
+        Args:
+            chain_id: The chain to look up.
+
+        Returns:
+            Contract name to deployment block; empty when nothing is deployed there.
+        """
+        with self.context.unit_of_work() as session:
+            records = DeploymentRepository(session).on_chain(chain_id)
+            return {record.name: record.block_number for record in records}
+
     def deploy_all(self, signer: Signer) -> dict[str, str]:
         """Make sure every contract is deployed on the current chain, deploying what is missing.
 

@@ -14,6 +14,17 @@ A fact read at block B is cached only if no event after B touched the token, so 
 a scan cannot put back a stale value. When the head does not descend from the last scanned
 block (a reorg), everything cached is dropped. The cache lives per process (each worker has
 its own), holds only public chain facts, and never writes to the database.
+
+Replay. Those four events are the whole story of both facts: PhotoNFT emits `PublishedSet`
+whenever `published` changes (a transfer that unpublishes included), a token exists from its
+mint `Transfer` until a burn `Transfer`, and `frozenReason` is the last `Frozen` reason unless
+an `Unfrozen` came after it. So when the cache starts (or is dropped), the view replays the
+contracts' logs from the block they were deployed in, and from then on applies each scanned
+event instead of dropping the fact. Every minted token's facts are then known without an
+`eth_call`: a cold page sent a JSON-RPC batch, which was over half of a 10,000-NFT browse or
+token answer. The replay is skipped (facts are read lazily, as above) when the node no longer
+has the deployment block's logs (the PhotoNFT constructor's `RoleGranted`), or when the
+history is longer than REPLAY_MAX_BLOCKS.
 """
 
 from __future__ import annotations
@@ -39,6 +50,11 @@ TOKEN_TOPIC = {TRANSFER: 3, PUBLISHED_SET: 1, FROZEN: 1, UNFROZEN: 1}
 IS_PUBLISHED = keccak(text="isPublished(uint256)")[:4]
 FROZEN_REASON = keccak(text="frozenReason(uint256)")[:4]
 MAX_SCAN_BLOCKS = 5_000  # a longer gap than this (a long idle process) just drops the cache
+REPLAY_MAX_BLOCKS = 2_000_000  # a longer history is not replayed: facts are then read lazily
+REPLAY_WINDOW = 10_000  # blocks per eth_getLogs while replaying (providers cap the range)
+ZERO_WORD = bytes(32)
+TRUE_WORD = (1).to_bytes(32, "big")
+ZERO_TOPIC = "0x" + "00" * 32
 
 
 def token_calldata(selector: bytes, token_id: int) -> str:
@@ -88,6 +104,13 @@ class ChainView:
         self._epoch = 0
         self._published = _Facts({}, {})
         self._frozen = _Facts({}, {})
+        self._complete = False  # replayed: the facts of every minted token are in the cache
+        self._minted: set[int] = set()
+
+    @property
+    def replayed(self) -> bool:
+        """Whether every minted token's facts are known from the replayed logs."""
+        return self._complete
 
     def head(self) -> Head | None:
         """The head block, after invalidating what changed since the last one; None if the
@@ -168,7 +191,11 @@ class ChainView:
         A value read at `head` is kept only if the cache has not been reset since, no event
         after `head` touched the token, and the scan has reached `head`."""
         with self._lock:
-            found = {t: facts.values[t] for t in token_ids if t in facts.values}
+            if self._complete:  # unminted tokens fall through to the node, which reverts
+                known = (t for t in token_ids if t in self._minted)
+                found = {t: facts.values.get(t, ZERO_WORD) for t in known}
+            else:
+                found = {t: facts.values[t] for t in token_ids if t in facts.values}
             epoch = self._epoch
         missing = list(dict.fromkeys(t for t in token_ids if t not in found))
         if not missing:
@@ -179,7 +206,7 @@ class ChainView:
             for token_id, out in zip(missing, outs, strict=True):
                 found[token_id] = out
                 untouched = facts.touched.get(token_id, -1) <= head.number
-                if scanned and untouched and epoch == self._epoch:
+                if scanned and untouched and epoch == self._epoch and not self._complete:
                     facts.values[token_id] = out
         return found
 
@@ -214,7 +241,37 @@ class ChainView:
         self._epoch += 1
         self._published = _Facts({}, {})
         self._frozen = _Facts({}, {})
+        self._minted = set()
+        self._complete = False
         self._scanned = head
+        self._replay(head)
+
+    def _replay(self, head: Head) -> None:
+        """Every token's facts from the logs since deployment, if the node still has them.
+
+        Runs under the lock; a node error leaves the cache empty and lazy."""
+        deployed = self.chain.deployed_in
+        nft_block = deployed.get("PhotoNFT")
+        if nft_block is None or len(deployed) < 2:
+            return
+        first = min(deployed.values())
+        if head.number - first > REPLAY_MAX_BLOCKS or not self._history_kept(nft_block):
+            return
+        self._complete = True
+        try:
+            for start in range(first, head.number + 1, REPLAY_WINDOW):
+                for log in self._logs(start, min(start + REPLAY_WINDOW - 1, head.number)):
+                    self._apply(log)
+        except ChainError:
+            self._published, self._frozen, self._minted = _Facts({}, {}), _Facts({}, {}), set()
+            self._complete = False
+            raise
+
+    def _history_kept(self, block: int) -> bool:
+        """Whether the node still has PhotoNFT's deployment-block logs (a node restored from
+        a state snapshot may have lost old logs)."""
+        query = {"fromBlock": hex(block), "toBlock": hex(block), "address": self.chain.nft.address}
+        return bool(self.chain.outbox.client.request("eth_getLogs", [query]))
 
     def _logs(self, first: int, last: int) -> list[dict[str, Any]]:
         query = {
@@ -225,7 +282,29 @@ class ChainView:
         }
         return list(self.chain.outbox.client.request("eth_getLogs", [query]))
 
+    def _apply(self, log: dict[str, Any]) -> None:
+        """Replay mode: bring the token's facts to what the event made them."""
+        topics = [str(t) for t in log["topics"]]
+        emitter = str(log["address"]).lower()
+        from_nft = emitter == self.chain.nft.address.lower()
+        if topics[0] == TRANSFER and from_nft and len(topics) == 4:
+            token_id = int(topics[3], 16)
+            if topics[1] == ZERO_TOPIC:
+                self._minted.add(token_id)
+            if topics[2] == ZERO_TOPIC:
+                self._minted.discard(token_id)
+        elif topics[0] == PUBLISHED_SET and from_nft:
+            flag = int(str(log["data"]), 16) != 0
+            self._published.values[int(topics[1], 16)] = TRUE_WORD if flag else ZERO_WORD
+        elif topics[0] == FROZEN and not from_nft:
+            self._frozen.values[int(topics[1], 16)] = bytes.fromhex(topics[2][2:])
+        elif topics[0] == UNFROZEN and not from_nft:
+            self._frozen.values.pop(int(topics[1], 16), None)
+
     def _touch(self, log: dict[str, Any]) -> None:
+        if self._complete:
+            self._apply(log)
+            return
         topic = str(log["topics"][0])
         position = TOKEN_TOPIC.get(topic)
         if position is None or len(log["topics"]) <= position:

@@ -72,6 +72,13 @@ class GalleryChain:
             )
         return found
 
+    @cached_property
+    def deployed_in(self) -> dict[str, int]:
+        """The block PhotoNFT and the Gallery were each deployed in (as recorded)."""
+        chain_id = self.outbox.client.chain_id()
+        found = DeploymentService(self.context, self.outbox).blocks(chain_id)
+        return {name: found[name] for name in (GALLERY, PHOTO_NFT) if name in found}
+
     def _contract(self, name: str) -> Contract:
         address = Web3.to_checksum_address(self.addresses[name])
         return Web3().eth.contract(address=address, abi=load_artifact(name).abi)
