@@ -21,16 +21,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-READ_ONLY = "busanchain_read_only"  # execution option of read-only units of work
-SQLITE_POOL = 20  # connections kept (and as many more on demand): one per web worker thread
-
-
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock at BEGIN so that read-then-write transactions serialise
-    # instead of failing with "database is locked" on upgrade. A read-only unit of work
-    # begins deferred: under WAL it reads a snapshot, beside the writer and other readers.
-    read_only = conn.get_execution_options().get(READ_ONLY, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # instead of failing with "database is locked" on upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -40,11 +34,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url,
-            echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=SQLITE_POOL,  # readers no longer queue behind 5 connections
-            max_overflow=SQLITE_POOL,
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
 
@@ -81,9 +71,3 @@ def check_durability(engine: Engine) -> dict[str, str]:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory; services open one session per unit of work and commit it."""
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for read-only units of work: deferred BEGIN on SQLite, no autoflush."""
-    reader = engine.execution_options(**{READ_ONLY: True})
-    return sessionmaker(bind=reader, expire_on_commit=False, autoflush=False)

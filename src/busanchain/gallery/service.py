@@ -1054,13 +1054,13 @@ class GalleryService:
 
     def exhibitions(self) -> list[dict[str, Any]]:
         """Exhibitions, newest first."""
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             return [_exhibition_dict(e) for e in repo.exhibitions(session)]
 
     def exhibition(self, exhibition_id: int) -> dict[str, Any]:
         """An exhibition with the cards of its works that are still published."""
         head = self.view.head()
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             row = repo.get(session, GalleryExhibition, exhibition_id)
             if row is None:
                 raise not_found("exhibition", "전시")
@@ -1079,7 +1079,7 @@ class GalleryService:
         One database transaction reads the page's photos and everything on their cards; the
         chain is asked afterwards (no transaction is held open across a JSON-RPC call)."""
         head = self.view.head()
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             photos = repo.published_photos(session, filters, page, limit)
             cards = self._cards_in(session, photos, self.view.now(head))
         shown = list(cards)
@@ -1097,7 +1097,7 @@ class GalleryService:
 
     def _token_card(self, token_id: int, now: int) -> dict[str, Any]:
         """A token's card from the database (one transaction); NotFound if never minted."""
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             photo = repo.photo_of_token(session, token_id)
             if photo is None:
                 raise not_found()
@@ -1125,7 +1125,7 @@ class GalleryService:
         """A profile: published works an address created (studio or royalty receiver) and owns."""
         who = parse_address(address)
         head = self.view.head()
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             created = [p.token_id for p in repo.created_by(session, who) if p.published]
             owned = [p.token_id for p in repo.published_photos(session, {"owner": who}, None, 200)]
         shown = [t for t in {*created, *owned} if t is not None]
@@ -1165,7 +1165,7 @@ class GalleryService:
 
     def _cards(self, token_ids: list[int], head: Head | None) -> list[dict[str, Any]]:
         """The public cards of published tokens, in the given order."""
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             photos = repo.photos_of_tokens(session, token_ids)
             ordered = [photos[t] for t in token_ids if t in photos]
             cards = self._cards_in(session, ordered, self.view.now(head))
@@ -1202,7 +1202,7 @@ class GalleryService:
         """
         head = self.view.head()
         now = self.view.now(head)
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             photo = repo.photo_of_token(session, token_id)
             mine = bool(viewer and photo and (photo.owner_address or "").lower() == viewer.lower())
             if photo is None or photo.token_id is None or not (photo.published or mine):
@@ -1255,7 +1255,7 @@ class GalleryService:
         Raises:
             PermissionDenied: neither an admin nor an approved studio.
         """
-        with self.context.read_only() as session:
+        with self.context.unit_of_work() as session:
             studio_id = None if is_admin else self._active_studio(session, user_id)
             photos = repo.published_photos(session, {"studio": studio_id}, None, 100)
             tokens = [p.token_id for p in photos if p.token_id is not None]

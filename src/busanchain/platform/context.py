@@ -13,7 +13,7 @@ from web3 import Web3
 
 from busanchain.chain.rpc import make_web3
 from busanchain.config import Settings
-from busanchain.db.engine import make_engine, make_read_session_factory, make_session_factory
+from busanchain.db.engine import make_engine, make_session_factory
 
 
 @dataclass
@@ -25,7 +25,6 @@ class PlatformContext:
     sessions: sessionmaker[Session]
     services: dict[str, Any] = field(default_factory=dict)
     _w3: Web3 | None = None
-    _reads: sessionmaker[Session] | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> PlatformContext:
@@ -50,23 +49,6 @@ class PlatformContext:
         except BaseException:
             session.rollback()
             raise
-        finally:
-            session.close()
-
-    @contextmanager
-    def read_only(self) -> Iterator[Session]:
-        """A session for reads only: never committed, its transaction ends when it closes.
-
-        On SQLite it does not take the write lock (see `db/engine.py`), so public pages read
-        beside each other and beside the writer. Changing anything in it is a programming
-        error: the change is discarded and RuntimeError raised."""
-        if self._reads is None:
-            self._reads = make_read_session_factory(self.engine)
-        session = self._reads()
-        try:
-            yield session
-            if session.new or session.dirty or session.deleted:
-                raise RuntimeError("a read-only unit of work changed rows; nothing was saved")
         finally:
             session.close()
 
