@@ -139,6 +139,7 @@ def test_browse_search_profiles_and_exhibitions(world: GalleryWorld) -> None:
         browse = _page(visitor, "/gallery")
         assert f'data-token="{world.token_id}"' in browse and 'data-testid="more"' not in browse
         studio = world.studio_world.studio_id
+        assert f'<option value="{studio}"' in browse  # the studio filter lists active studios
         assert f'data-token="{world.token_id}"' in _page(visitor, f"/gallery?studio={studio}")
         assert 'data-testid="no-works"' in _page(visitor, "/gallery?q=nobody-has-this-name")
         assert 'data-testid="no-works"' in _page(visitor, "/gallery?from=2999-01-01")
@@ -164,6 +165,7 @@ def test_browse_search_profiles_and_exhibitions(world: GalleryWorld) -> None:
     assert "광안리의 여름" in show and f'data-token="{world.token_id}"' in show
     browse = _page(world.buyer.client, "/gallery")
     assert 'data-testid="exhibition-link"' in browse and "광안리의 여름" in browse
+    assert 'data-testid="exhibitions"' not in _page(world.buyer.client, "/gallery?page=0")
     _page(world.buyer.client, "/gallery/exhibitions/999999", 404)
 
 

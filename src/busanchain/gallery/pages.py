@@ -31,7 +31,6 @@ from busanchain.gallery.service import (
 )
 from busanchain.http.i18n import pick, request_lang
 from busanchain.keys.service import key_service_for
-from busanchain.studio.service import studio_service_for
 
 pages = APIRouter(include_in_schema=False)
 
@@ -122,7 +121,7 @@ def gallery_page(
     service = _service(request)
     text = (q or "").strip() or None
     filters = {"studio": studio, "photographer": photographer, "from": from_, "to": to, "q": text}
-    found = service.tokens(filters, page, BROWSE_PAGE)
+    found = service.browse_page(filters, page, BROWSE_PAGE, 6 if page is None else 0)
     kept = {k: v for k, v in filters.items() if v is not None}
     return _render(
         request,
@@ -130,8 +129,8 @@ def gallery_page(
         works=found["items"],
         next_page=found["next"],
         filters=kept,
-        exhibitions=service.exhibitions()[:6] if page is None else [],
-        studios=studio_service_for(request.app.state.context).studios("active"),
+        exhibitions=found["exhibitions"],
+        studios=found["studios"],
         first_page=page is None,
     )
 

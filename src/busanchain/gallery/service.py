@@ -1078,13 +1078,42 @@ class GalleryService:
 
         One database transaction reads the page's photos and everything on their cards; the
         chain is asked afterwards (no transaction is held open across a JSON-RPC call)."""
+        return self._browse(filters, page, limit, lambda _session: {})
+
+    def browse_page(
+        self, filters: dict[str, Any], page: int | None, limit: int, exhibitions: int
+    ) -> dict[str, Any]:
+        """What the browse page shows, from one database transaction: the `tokens` answer,
+        the latest `exhibitions` (none when 0) and the active studios (the studio filter)."""
+
+        def extras(session: Session) -> dict[str, Any]:
+            shown = repo.exhibitions(session, exhibitions) if exhibitions else []
+            active = studio_repo.studios(session, StudioStatus.ACTIVE)
+            return {
+                "exhibitions": [_exhibition_dict(e) for e in shown],
+                "studios": [
+                    {"id": s.id, "name_ko": s.name_ko, "name_en": s.name_en} for s in active
+                ],
+            }
+
+        return self._browse(filters, page, limit, extras)
+
+    def _browse(
+        self,
+        filters: dict[str, Any],
+        page: int | None,
+        limit: int,
+        extras: Callable[[Session], dict[str, Any]],
+    ) -> dict[str, Any]:
         head = self.view.head()
         with self.context.unit_of_work() as session:
             photos = repo.published_photos(session, filters, page, limit)
             cards = self._cards_in(session, photos, self.view.now(head))
+            answer = extras(session)
         shown = list(cards)
         cursor = shown[-1] if len(photos) == limit and shown else None
-        return {"items": [cards[t] for t in self._still_published(shown, head)], "next": cursor}
+        live = self._still_published(shown, head)
+        return {"items": [cards[t] for t in live], "next": cursor, **answer}
 
     def token(self, token_id: int) -> dict[str, Any]:
         """A token's public card: metadata only if published; listing, auction, frozen flag."""
