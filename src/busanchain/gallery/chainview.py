@@ -29,6 +29,7 @@ history is longer than REPLAY_MAX_BLOCKS.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ TOKEN_TOPIC = {TRANSFER: 3, PUBLISHED_SET: 1, FROZEN: 1, UNFROZEN: 1}
 # (about 0.3 ms per call, 24 calls a page). tests/gallery/test_chainview.py compares the two.
 IS_PUBLISHED = keccak(text="isPublished(uint256)")[:4]
 FROZEN_REASON = keccak(text="frozenReason(uint256)")[:4]
+log = logging.getLogger(__name__)
 MAX_SCAN_BLOCKS = 5_000  # a longer gap than this (a long idle process) just drops the cache
 REPLAY_MAX_BLOCKS = 2_000_000  # a longer history is not replayed: facts are then read lazily
 REPLAY_WINDOW = 10_000  # blocks per eth_getLogs while replaying (providers cap the range)
@@ -257,15 +259,25 @@ class ChainView:
         first = min(deployed.values())
         if head.number - first > REPLAY_MAX_BLOCKS or not self._history_kept(nft_block):
             return
-        self._complete = True
+        self._complete, started, events = True, time.monotonic(), 0
         try:
             for start in range(first, head.number + 1, REPLAY_WINDOW):
-                for log in self._logs(start, min(start + REPLAY_WINDOW - 1, head.number)):
-                    self._apply(log)
+                found = self._logs(start, min(start + REPLAY_WINDOW - 1, head.number))
+                for event in found:
+                    self._apply(event)
+                events += len(found)
         except ChainError:
             self._published, self._frozen, self._minted = _Facts({}, {}), _Facts({}, {}), set()
             self._complete = False
             raise
+        log.info(
+            "gallery chain view: %d events replayed (blocks %d-%d, %d tokens) in %.2f s",
+            events,
+            first,
+            head.number,
+            len(self._minted),
+            time.monotonic() - started,
+        )
 
     def _history_kept(self, block: int) -> bool:
         """Whether the node still has PhotoNFT's deployment-block logs (a node restored from
