@@ -31,7 +31,7 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.chain
-@pytest.mark.slow  # about 40 s: setup, two load runs and four profiles
+@pytest.mark.slow  # about 45 s: setup, three load runs, the ceiling and four profiles
 def test_tiny_gallery_under_load() -> None:
     result = _bench("--nfts", "3", "--clients", "2", "--seconds", "2", "--pages", "both")
     assert result.returncode == 0, result.stderr
@@ -53,6 +53,9 @@ def test_tiny_gallery_under_load() -> None:
     ceiling = out["harness_ceiling"]  # the same clients against a constant answer
     assert ceiling["errors"] == {} and ceiling["requests"] > 0
     assert 0 < ceiling["p50_ms"] <= ceiling["p95_ms"]
+    floor = out["app_floor"]  # ... and against a route that does nothing, in the platform's app
+    assert floor["errors"] == {} and floor["requests"] > 0
+    assert 0 < floor["p50_ms"] <= floor["p95_ms"]
 
 
 def test_no_clients_is_refused() -> None:

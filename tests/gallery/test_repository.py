@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 
-from busanchain.gallery.repository import published_photos_query
+from busanchain.gallery.repository import published_card_rows_query, published_photos_query
 from busanchain.platform.context import PlatformContext
 
 FILTERS = [
@@ -28,12 +28,14 @@ FILTERS = [
 
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f) or "browse")
 @pytest.mark.parametrize("after", [None, 5000])
+@pytest.mark.parametrize("rows", [False, True], ids=["records", "card_rows"])
 def test_browse_and_search_walk_the_gallery_index(
-    context: PlatformContext, filters: dict[str, object], after: int | None
+    context: PlatformContext, filters: dict[str, object], after: int | None, rows: bool
 ) -> None:
     if context.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL plans by table statistics; the index exists there too")
-    query = published_photos_query(filters, after, 24)
+    make = published_card_rows_query if rows else published_photos_query
+    query = make(filters, after, 24)
     sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
     with context.engine.connect() as connection:
         plan = [row[3] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql))]

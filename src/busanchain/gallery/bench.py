@@ -463,6 +463,47 @@ def _harness_ceiling(
     return {**_figures(samples, wall), "seconds": round(wall, 2), "body_bytes": len(CEILING_BODY)}
 
 
+FLOOR_PATH = "/__bench/empty"
+
+
+def _with_empty_route(app_factory: AppFactory) -> AppFactory:
+    """The platform's app plus one route that does nothing but answer about 8 KiB of JSON,
+    as a plain `def` like the gallery routes (so it runs in the same thread pool, behind the
+    same middleware: sessions, language, body limit, error handlers)."""
+
+    def factory(context: PlatformContext) -> Any:
+        app = app_factory(context)
+
+        def empty() -> dict[str, str]:
+            return {"x": "x" * (len(CEILING_BODY) - 8)}
+
+        app.add_api_route(FLOOR_PATH, empty, methods=["GET"], include_in_schema=False)
+        return app
+
+    return factory
+
+
+def _app_floor(
+    context: PlatformContext,
+    app_factory: AppFactory,
+    corpus: Corpus,
+    clients: int,
+    seconds: float,
+    progress: Progress,
+) -> dict[str, Any]:
+    """The same clients against a route that does no work, in the platform's own app: the
+    best p95 any gallery page could have with this web stack on this machine."""
+    with serve(context, _with_empty_route(app_factory)) as url:
+        pages: dict[str, tuple[str, ...]] = {"empty": (FLOOR_PATH,)}
+        samples, wall, cpu = _run_load(url, pages, corpus, clients, seconds, progress)
+    return {
+        **_figures(samples, wall),
+        "seconds": round(wall, 2),
+        "server_cpu_share_of_one_core": round(cpu / wall, 2) if wall else None,
+        "route": f"GET {FLOOR_PATH}: a sync route answering {len(CEILING_BODY)} bytes of JSON",
+    }
+
+
 # -- where time goes ---------------------------------------------------------------------------
 
 
@@ -592,6 +633,7 @@ def run_gallery_bench(
                 name: _measure(url, PAGE_SETS[name], corpus, clients, seconds, report)
                 for name in _page_sets(url, pages)
             }
+        floor = _app_floor(context, app_factory, corpus, clients, min(seconds, 10.0), report)
         ceiling = _harness_ceiling(context, corpus, clients, min(seconds, 10.0), report)
         kinds = ("browse", "search", "token", "token_page")
         profiles = {kind: _profile(context, kind, corpus) for kind in kinds}
@@ -611,6 +653,7 @@ def run_gallery_bench(
         "runs": runs,
         "goal_p95_ms": GOAL_P95_MS,
         "harness_ceiling": ceiling,
+        "app_floor": floor,
         "bottleneck": {
             "p95_over_goal": any((r["p95_ms"] or 0.0) > GOAL_P95_MS for r in runs.values()),
             "profiles": profiles,

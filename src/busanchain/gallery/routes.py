@@ -12,6 +12,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from busanchain.accounts.deps import current_user, require_roles
@@ -51,6 +52,16 @@ def _service(request: Request) -> GalleryService:
 def _answer(result: tuple[int, dict[str, Any]]) -> JSONResponse:
     status, body = result
     return JSONResponse(body, status_code=status)
+
+
+def _public(answer: Any) -> JSONResponse:
+    """A public read's answer, written once by `json`: the public answers hold only JSON's
+    own types, and FastAPI's `jsonable_encoder` walk of a 24-card page took 0.8 ms, about
+    as long as reading it from the database. Anything else still goes through the walk."""
+    try:
+        return JSONResponse(answer)
+    except TypeError:
+        return JSONResponse(jsonable_encoder(answer))
 
 
 # -- listings and offers ------------------------------------------------------------------------
@@ -195,13 +206,13 @@ def create_exhibition(request: Request, body: ExhibitionIn, user: Curator) -> An
 @api.get("/exhibitions")
 def exhibitions(request: Request) -> Any:
     """Exhibitions, newest first."""
-    return _service(request).exhibitions()
+    return _public(_service(request).exhibitions())
 
 
 @api.get("/exhibitions/{exhibition_id}")
 def exhibition(request: Request, exhibition_id: RowId) -> Any:
     """An exhibition and its works."""
-    return _service(request).exhibition(exhibition_id)
+    return _public(_service(request).exhibition(exhibition_id))
 
 
 # -- browse -------------------------------------------------------------------------------------
@@ -221,19 +232,19 @@ def tokens(
     """Published works (filters: studio, photographer, claimed from/to date, text); `page` is
     the `next` cursor of the previous answer."""
     filters = {"studio": studio, "photographer": photographer, "from": from_, "to": to, "q": q}
-    return _service(request).tokens(filters, page, limit)
+    return _public(_service(request).tokens(filters, page, limit))
 
 
 @api.get("/tokens/{token_id}")
 def token(request: Request, token_id: Id) -> Any:
     """A work's public card (metadata only if published), listing, auction and frozen flag."""
-    return _service(request).token(token_id)
+    return _public(_service(request).token(token_id))
 
 
 @api.get("/profiles/{address}")
 def profile(request: Request, address: Annotated[str, Path(max_length=42)]) -> Any:
     """Published works an address created and owns."""
-    return _service(request).profile(address)
+    return _public(_service(request).profile(address))
 
 
 def register(app: FastAPI, context: PlatformContext) -> None:

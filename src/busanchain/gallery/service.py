@@ -14,8 +14,9 @@ first with reads, so a refused request costs no gas and spends no nonce.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from eth_abi import decode
 from eth_utils import keccak
@@ -1107,11 +1108,13 @@ class GalleryService:
     ) -> dict[str, Any]:
         head = self.view.head()
         with self.context.unit_of_work() as session:
-            photos = repo.published_photos(session, filters, page, limit)
-            cards = self._cards_in(session, photos, self.view.now(head))
+            rows = repo.published_card_rows(session, filters, page, limit)
+            tokens = [int(r.token_id) for r in rows]
+            best = repo.best_listings(session, tokens, self.view.now(head))
             answer = extras(session)
+        cards = {int(r.token_id): _card_of_row(r, best.get(r.token_id)) for r in rows}
         shown = list(cards)
-        cursor = shown[-1] if len(photos) == limit and shown else None
+        cursor = shown[-1] if len(rows) == limit and shown else None
         live = self._still_published(shown, head)
         return {"items": [cards[t] for t in live], "next": cursor, **answer}
 
@@ -1300,6 +1303,19 @@ def _market_of(best: GalleryOrder | None) -> dict[str, Any]:
     }
 
 
+class CardPhoto(Protocol):
+    """What a card shows of a photo: a PhotoRecord, or a row of `repo.CARD_COLUMNS`."""
+
+    id: int
+    token_id: int | None
+    owner_address: str | None
+    width: int
+    height: int
+    cid: str
+    metadata_cid: str
+    claimed_at: datetime | None
+
+
 def _card_of(
     photo: PhotoRecord,
     studio: StudioRecord | None,
@@ -1307,16 +1323,35 @@ def _card_of(
     best: GalleryOrder | None,
 ) -> dict[str, Any]:
     """The public card of a published, minted photo."""
+    return _card(
+        photo,
+        {"id": studio.id, "name_ko": studio.name_ko, "name_en": studio.name_en} if studio else None,
+        {"id": who.id, "name": who.name} if who else None,
+        best,
+    )
+
+
+def _card_of_row(row: Any, best: GalleryOrder | None) -> dict[str, Any]:
+    """The public card of a row of `repo.CARD_COLUMNS` (the same card as `_card_of`)."""
+    studio = {"id": row.studio_id, "name_ko": row.studio_name_ko, "name_en": row.studio_name_en}
+    who = {"id": row.photographer_id, "name": row.photographer_name}
+    return _card(row, studio, who if row.photographer_id else None, best)
+
+
+def _card(
+    photo: CardPhoto,
+    studio: dict[str, Any] | None,
+    who: dict[str, Any] | None,
+    best: GalleryOrder | None,
+) -> dict[str, Any]:
     assert photo.token_id is not None
     card = {
         "token_id": photo.token_id,
         "photo_id": photo.id,
         "published": True,
         "owner": photo.owner_address,
-        "studio": {"id": studio.id, "name_ko": studio.name_ko, "name_en": studio.name_en}
-        if studio
-        else None,
-        "photographer": {"id": who.id, "name": who.name} if who else None,
+        "studio": studio,
+        "photographer": who,
         "width": photo.width,
         "height": photo.height,
         "cid": photo.cid,
