@@ -15,6 +15,7 @@ from busanchain import __version__
 from busanchain.http.errors import install_error_handlers
 from busanchain.http.i18n import RememberLanguage
 from busanchain.http.limits import BodySizeLimit
+from busanchain.http.routing import gate_routers
 from busanchain.http.templating import STATIC_DIR, make_templates
 from busanchain.platform.context import PlatformContext
 
@@ -84,6 +85,7 @@ def create_app(context: PlatformContext) -> FastAPI:
     for name in FEATURES:
         module = importlib.import_module(f"busanchain.{name}.routes")
         module.register(app, context)
+    gate_routers(app)  # after every feature's routes: each request walks only its own
     app.add_middleware(RememberLanguage)
     app.add_middleware(BodySizeLimit)
     return app
