@@ -19,6 +19,7 @@ from busanchain.chain.rpc import wait_for_rpc
 from busanchain.config import Settings
 from busanchain.db.engine import check_durability
 from busanchain.db.migrate import upgrade
+from busanchain.db.runlock import RuntimeLock
 from busanchain.domain.errors import ConfigurationError
 from busanchain.outbox.reconciler import Reconciler, run_periodically, settle
 from busanchain.platform.context import PlatformContext
@@ -56,6 +57,7 @@ class PlatformRuntime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.reconciler: Reconciler | None = None
+        self.lock = RuntimeLock(self.context.engine)
 
     # -- start -------------------------------------------------------------------------------
 
@@ -72,6 +74,7 @@ class PlatformRuntime:
 
     def _start(self) -> RuntimeInfo:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire()  # before migrations: one runtime per database (db/runlock.py)
         check_durability(self.context.engine)
         upgrade(self.context.engine)
         self._start_chain()
@@ -188,7 +191,9 @@ class PlatformRuntime:
             thread.join(timeout=10)
         if self.node is not None:
             self.node.stop(snapshot=True)
-        runtime_file(self.settings).unlink(missing_ok=True)
+        if self.lock.held:  # a runtime refused by the lock leaves the holder's file alone
+            runtime_file(self.settings).unlink(missing_ok=True)
+        self.lock.release()
         self.context.close()
 
 
