@@ -17,18 +17,27 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from busanchain.chain.rpc import raw_call, wait_for_rpc
-from busanchain.chain.snapshots import atomic_write, dump_hex_to_gzip, unpack_snapshot
+from busanchain.chain.snapshots import (
+    atomic_write,
+    dump_hex_to_gzip,
+    read_dump,
+    torn_dump,
+    unpack_snapshot,
+)
 from busanchain.domain.errors import ChainError, ConfigurationError
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "state.json.gz"
 SNAPSHOT_META_NAME = "state.meta.json"
+SNAPSHOT_TRIES = 5  # dumps taken while blocks are mined, before a snapshot is skipped
+MINING_SETTLE_S = 0.01
 
 
 def find_anvil_binary(node_modules: Path) -> Path:
@@ -86,6 +95,7 @@ class AnvilSupervisor:
         self._lock = threading.RLock()
         self._watcher: threading.Thread | None = None
         self.restarts = 0
+        self.torn_dumps = 0  # dumps taken again because a block was mined meanwhile
         self.last_snapshot_at: float | None = None
 
     @property
@@ -210,12 +220,57 @@ class AnvilSupervisor:
         blocks survive a crash, and the reconciler treats them as final.
         """
         head = int(raw_call(self.config.rpc_url, "eth_blockNumber", [], timeout_s=10), 16)
-        dump = raw_call(self.config.rpc_url, "anvil_dumpState", [], timeout_s=120)
-        atomic_write(self.config.snapshot_path, dump_hex_to_gzip(dump))
+        atomic_write(self.config.snapshot_path, self._whole_dump())
         meta = {"block_number": head, "taken_at": time.time()}
         atomic_write(self.config.snapshot_meta_path, json.dumps(meta).encode())
         self.last_snapshot_at = meta["taken_at"]
         return self.config.snapshot_path
+
+    def _whole_dump(self) -> bytes:
+        """An `anvil_dumpState` answer (gzip) that holds one moment of the chain.
+
+        A dump taken while a block is mined can be torn (`snapshots.torn_dump`). Mining is
+        paused for the snapshot and a torn dump is taken again, a few times; a torn one is
+        never written over the last good snapshot.
+
+        Raises:
+            ChainError: the node is unreachable, or every try was torn.
+        """
+        problem = ""
+        with self._mining_paused():
+            for attempt in range(SNAPSHOT_TRIES):
+                dump = raw_call(self.config.rpc_url, "anvil_dumpState", [], timeout_s=120)
+                gzipped = dump_hex_to_gzip(dump)
+                problem = torn_dump(read_dump(gzipped)) or ""
+                if not problem:
+                    return gzipped
+                self.torn_dumps += 1
+                log.info("snapshot try %s was torn by a block mined: %s", attempt + 1, problem)
+                time.sleep(MINING_SETTLE_S * (attempt + 1))
+        raise ChainError(f"no whole snapshot in {SNAPSHOT_TRIES} tries; last: {problem}")
+
+    @contextmanager
+    def _mining_paused(self) -> Iterator[None]:
+        """Automine off while a snapshot is taken.
+
+        An automining node mines a block per transaction, so under a stream of them most
+        dumps of a long chain overlapped a block. With automine off, only a block already
+        being mined can still tear the first try; the next one is whole. Transactions sent
+        meanwhile wait in the pool and are mined, in one block, when the snapshot is done. A
+        node with a block time mines rarely enough that taking a torn dump again suffices.
+        """
+        if self.config.block_time:
+            yield
+            return
+        url = self.config.rpc_url
+        raw_call(url, "evm_setAutomine", [False], timeout_s=10)
+        try:
+            time.sleep(MINING_SETTLE_S)  # a block being mined as automine went off
+            yield
+        finally:
+            raw_call(url, "evm_setAutomine", [True], timeout_s=10)
+            if int(raw_call(url, "txpool_status", [], timeout_s=10)["pending"], 16):
+                raw_call(url, "evm_mine", [], timeout_s=30)
 
     def snapshot_block(self) -> int:
         """The newest block that the last snapshot surely holds (-1 when there is none)."""
