@@ -16,10 +16,7 @@ For every HTTP request it
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +29,7 @@ from busanchain.accounts.service import AccountService, SessionState
 from busanchain.config import Settings
 from busanchain.http.errors import error_response
 from busanchain.http.i18n import pick, request_lang
+from busanchain.keys.secretfile import ensure_secret_file
 
 SESSION_COOKIE = "bc_session"
 ANON_CSRF_COOKIE = "bc_csrf"
@@ -56,18 +54,8 @@ def load_session_secret(settings: Settings) -> bytes:
     if settings.session_secret:
         return hashlib.sha256(b"busanchain-session\x00" + settings.session_secret.encode()).digest()
     path = settings.data_dir / "secrets" / "session.key"
-    _ensure_secret_file(path)
+    ensure_secret_file(path, 32)
     return bytes.fromhex(path.read_text(encoding="ascii").strip())
-
-
-def _ensure_secret_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
 
 
 def set_session_cookie(response: Response, token: str, config: CookieConfig) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from busanchain.config import Settings
 from busanchain.domain.errors import BusanchainError, ConfigurationError
+from busanchain.keys.secretfile import ensure_secret_file
 
 KEK_BYTES = 32
 _NONCE_BYTES = 12
@@ -120,22 +120,16 @@ def kek_from_file(path: Path) -> LocalKek:
 def ensure_kek_file(path: Path) -> Path:
     """Create a new random KEK file with 0600 permissions unless it already exists.
 
+    Concurrent first starts are safe: the file appears complete or not at all
+    (`secretfile.ensure_secret_file`).
+
     Args:
         path: Where the KEK lives (outside the database, ideally outside the data dir).
 
     Returns:
         The path, for chaining.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(KEK_BYTES) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return path
+    return ensure_secret_file(path, KEK_BYTES)
 
 
 def default_kek_path(settings: Settings) -> Path:
