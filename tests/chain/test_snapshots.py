@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from busanchain.chain.node import snapshot_gap
 from busanchain.chain.rpc import raw_call
 from busanchain.chain.snapshots import dump_hex_to_gzip, read_dump, torn_dump
 from tests.conftest import start_anvil
@@ -112,10 +114,64 @@ def test_snapshots_taken_while_blocks_are_mined_are_whole(
         stop.set()
         thread.join(timeout=30)
         assert problems == [None] * SNAPSHOTS
-        assert raw_call(url, "txpool_status", [])["pending"] == "0x0"
+        _wait_for_empty_pool(url)  # anvil answers a send before it mines it
         assert raw_call(url, "eth_getTransactionReceipt", [sent[-1]]) is not None
         assert int(raw_call(url, "eth_getTransactionCount", [sender, "latest"]), 16) == len(sent)
     finally:
         stop.set()
         thread.join(timeout=30)
         node.stop(snapshot=False)
+
+
+def _wait_for_empty_pool(url: str, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while raw_call(url, "txpool_status", [])["pending"] != "0x0":
+        assert time.monotonic() < deadline, "transactions sent during snapshots were not mined"
+        time.sleep(0.05)
+
+
+def test_a_still_node_is_not_written_again(tmp_path: Path, anvil_binary: Path) -> None:
+    """A still node dumps the same bytes; the snapshot already on disk is kept as it is (not
+    parsed and written again). The next block is written, and so is a file that was removed
+    or replaced since."""
+    node = start_anvil(tmp_path / "node", anvil_binary)
+    try:
+        url, path = node.config.rpc_url, node.config.snapshot_path
+        node.snapshot()
+        first = path.stat().st_ino, path.read_bytes()
+        node.snapshot()
+        assert (path.stat().st_ino, path.read_bytes()) == first
+        assert node.unchanged_snapshots == 1
+        _send(url, raw_call(url, "eth_accounts", [])[0], 1)
+        node.snapshot()
+        assert path.stat().st_ino != first[0]
+        assert (
+            read_dump(path.read_bytes())["best_block_number"]
+            != read_dump(first[1])["best_block_number"]
+        )
+        assert node.unchanged_snapshots == 1
+        written = path.read_bytes()
+        path.unlink()
+        node.snapshot()
+        assert path.read_bytes() == written and node.unchanged_snapshots == 1
+        path.write_bytes(first[1])  # replaced by someone else: an older state
+        node.snapshot()
+        assert path.read_bytes() == written and node.unchanged_snapshots == 1
+    finally:
+        node.stop(snapshot=False)
+
+
+@pytest.mark.parametrize(
+    ("interval_s", "took_s", "gap_s"),
+    [
+        (10.0, 0.05, 10.0),  # a short chain: the configured interval
+        (0.2, 0.2, 0.2),  # the crash tests' short intervals stay as they are
+        (10.0, 0.4, 10.0),  # 5% of 10 s: still within the share
+        (10.0, 1.96, 39.2),  # a day of 1 s blocks: 5% of the time
+        (60.0, 1.96, 60.0),  # never shorter than configured
+    ],
+)
+def test_periodic_snapshots_take_a_bounded_share_of_the_time(
+    interval_s: float, took_s: float, gap_s: float
+) -> None:
+    assert snapshot_gap(interval_s, took_s) == pytest.approx(gap_s)

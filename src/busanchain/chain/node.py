@@ -8,6 +8,7 @@ reconciler, which the `on_restart` callback triggers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,6 +39,8 @@ SNAPSHOT_NAME = "state.json.gz"
 SNAPSHOT_META_NAME = "state.meta.json"
 SNAPSHOT_TRIES = 5  # dumps taken while blocks are mined, before a snapshot is skipped
 MINING_SETTLE_S = 0.01
+SNAPSHOT_SHARE = 0.05  # at most this share of the time goes to periodic snapshots...
+SNAPSHOT_CHEAP_S = 0.25  # ...once one takes longer than this
 
 
 def find_anvil_binary(node_modules: Path) -> Path:
@@ -53,6 +56,22 @@ def find_anvil_binary(node_modules: Path) -> Path:
         f"anvil was not found at {candidate}. Run `make setup` (npm ci) first.",
         f"anvil을 찾을 수 없습니다({candidate}). 먼저 `make setup`을 실행하세요.",
     )
+
+
+def snapshot_gap(interval_s: float, took_s: float) -> float:
+    """The wait before the next periodic snapshot: the configured interval, or, once a
+    snapshot takes more than SNAPSHOT_CHEAP_S, long enough that snapshots use at most
+    SNAPSHOT_SHARE of the time.
+
+    anvil dumps its whole history each time, so a snapshot's cost grows with the chain: with
+    1 s blocks, about 2 s after a day (86,400 blocks, `docs/benchmarks.md`). Without a bound,
+    a node up for a week would spend nearly all its time in snapshots. A longer gap loses more
+    blocks when the node dies; the platform's own transactions in them are sent again from the
+    outbox by the reconciler. Short chains (and the tests' short intervals) are unaffected.
+    """
+    if took_s <= SNAPSHOT_CHEAP_S:
+        return interval_s
+    return max(interval_s, took_s / SNAPSHOT_SHARE)
 
 
 @dataclass(frozen=True)
@@ -96,7 +115,10 @@ class AnvilSupervisor:
         self._watcher: threading.Thread | None = None
         self.restarts = 0
         self.torn_dumps = 0  # dumps taken again because a block was mined meanwhile
+        self.unchanged_snapshots = 0  # snapshots that found the state already written
+        self._written: tuple[bytes, tuple[int, int, int]] | None = None  # see _unchanged
         self.last_snapshot_at: float | None = None
+        self.snapshot_gap_s = config.snapshot_interval_s  # the watchdog's wait between snapshots
 
     @property
     def pid(self) -> int | None:
@@ -220,7 +242,12 @@ class AnvilSupervisor:
         blocks survive a crash, and the reconciler treats them as final.
         """
         head = int(raw_call(self.config.rpc_url, "eth_blockNumber", [], timeout_s=10), 16)
-        atomic_write(self.config.snapshot_path, self._whole_dump())
+        dump = self._whole_dump()
+        if self._unchanged(dump):
+            self.unchanged_snapshots += 1  # a still node: the file already holds this state
+        else:
+            atomic_write(self.config.snapshot_path, dump)
+            self._written = hashlib.sha256(dump).digest(), self._file_identity()
         meta = {"block_number": head, "taken_at": time.time()}
         atomic_write(self.config.snapshot_meta_path, json.dumps(meta).encode())
         self.last_snapshot_at = meta["taken_at"]
@@ -241,6 +268,8 @@ class AnvilSupervisor:
             for attempt in range(SNAPSHOT_TRIES):
                 dump = raw_call(self.config.rpc_url, "anvil_dumpState", [], timeout_s=120)
                 gzipped = dump_hex_to_gzip(dump)
+                if self._unchanged(gzipped):
+                    return gzipped
                 problem = torn_dump(read_dump(gzipped)) or ""
                 if not problem:
                     return gzipped
@@ -248,6 +277,24 @@ class AnvilSupervisor:
                 log.info("snapshot try %s was torn by a block mined: %s", attempt + 1, problem)
                 time.sleep(MINING_SETTLE_S * (attempt + 1))
         raise ChainError(f"no whole snapshot in {SNAPSHOT_TRIES} tries; last: {problem}")
+
+    def _unchanged(self, gzipped: bytes) -> bool:
+        """Whether `gzipped` is, byte for byte, the snapshot this process last wrote, and the
+        file is still that one (same inode, size and mtime). A still node dumps the same
+        bytes each time; that state was whole when it was written, so it is not parsed,
+        checked or written again."""
+        if self._written is None:
+            return False
+        digest, identity = self._written
+        return identity == self._file_identity() and hashlib.sha256(gzipped).digest() == digest
+
+    def _file_identity(self) -> tuple[int, int, int]:
+        """(inode, size, mtime in ns) of the snapshot file; (0, 0, 0) when there is none."""
+        try:
+            stat = self.config.snapshot_path.stat()
+        except FileNotFoundError:
+            return 0, 0, 0
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
     @contextmanager
     def _mining_paused(self) -> Iterator[None]:
@@ -287,8 +334,12 @@ class AnvilSupervisor:
                 self._restart_after_crash()
                 continue
             if time.monotonic() >= next_snapshot:
+                started = time.monotonic()
                 self._snapshot_quietly()
-                next_snapshot = time.monotonic() + self.config.snapshot_interval_s
+                self.snapshot_gap_s = snapshot_gap(
+                    self.config.snapshot_interval_s, time.monotonic() - started
+                )
+                next_snapshot = time.monotonic() + self.snapshot_gap_s
 
     def _snapshot_quietly(self) -> None:
         try:

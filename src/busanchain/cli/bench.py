@@ -64,6 +64,25 @@ def bench_outbox_command(
     _emit(bench_outbox(Settings.from_env().root, count))
 
 
+@bench_app.command("snapshots")
+def bench_snapshots_command(
+    txs: int = typer.Option(20_000, min=0, max=1_000_000, help="Transfers mined first."),
+    empty_blocks: int = typer.Option(
+        0, min=0, max=10_000_000, help="Empty blocks mined after them (86,400 = a day at 1 s)."
+    ),
+    rounds: int = typer.Option(8, min=1, max=1_000, help="Snapshots measured per path."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Periodic snapshot of a still node: found unchanged vs. checked and written again."""
+    from busanchain.platform.bench import bench_snapshots
+
+    with _progress() as report:
+        result = bench_snapshots(
+            Settings.from_env().root, txs, rounds, empty_blocks, progress=report
+        )
+    _emit(result)
+
+
 @bench_app.command("disburse")
 def bench_disburse_command(
     recipients: int = typer.Option(100_000, min=1, max=5_000_000, help="Recipients in the CSV."),

@@ -2,21 +2,27 @@
 
 `busanchain bench outbox` compares the reliable pipeline (sign, commit to the outbox, then
 broadcast) with a baseline that only signs and broadcasts, in the same run, on the same node.
+`busanchain bench snapshots` measures the node supervisor's periodic snapshot of a still node:
+found unchanged and kept, against checked and written again.
 """
 
 from __future__ import annotations
 
 import socket
+import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from eth_account import Account
 
 from busanchain.chain.client import ChainClient
 from busanchain.chain.node import AnvilConfig, AnvilSupervisor, find_anvil_binary
+from busanchain.chain.rpc import raw_call
 from busanchain.chain.signing import Signer, signer_from_key
 from busanchain.config import Settings
 from busanchain.db.migrate import upgrade
@@ -133,4 +139,118 @@ def bench_outbox(root: Path, count: int, database_url: str | None = None) -> dic
         "baseline_direct_broadcast": baseline,
         "outbox_commit_then_broadcast": outbox,
         "overhead_ms_per_tx": round(outbox["ms_per_tx_submit"] - baseline["ms_per_tx_submit"], 3),
+    }
+
+
+SNAPSHOT_SENDERS = 4  # anvil's first dev accounts, each sending its own nonce sequence
+SEND_WINDOW = 16  # transfers in flight per sender: a long pool slows anvil's mining a lot
+
+
+def _send_transfers(rpc_url: str, sender: str, count: int, done: list[int]) -> None:
+    call = {"from": sender, "to": "0x" + "11" * 20, "value": "0x1"}
+    first = int(raw_call(rpc_url, "eth_getTransactionCount", [sender, "latest"]), 16)
+    with httpx.Client(timeout=30) as http:
+        for sent in range(count):
+            while sent - _mined(rpc_url, sender, first) >= SEND_WINDOW:
+                time.sleep(0.005)
+            body = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [call]}
+            answer = http.post(rpc_url, json=body).raise_for_status().json()
+            if "error" in answer:
+                raise RuntimeError(f"eth_sendTransaction: {answer['error']}")
+            done[0] += 1
+
+
+def _mined(rpc_url: str, sender: str, first_nonce: int) -> int:
+    return int(raw_call(rpc_url, "eth_getTransactionCount", [sender, "latest"]), 16) - first_nonce
+
+
+def _fill_chain(node: AnvilSupervisor, txs: int, progress: Callable[[str, int, int], None]) -> int:
+    """`txs` value transfers on an automining node, then a quiet pool; the number mined."""
+    url = node.config.rpc_url
+    senders = raw_call(url, "eth_accounts", [])[:SNAPSHOT_SENDERS]
+    done = [0]
+    shares = [txs // len(senders) + (i < txs % len(senders)) for i in range(len(senders))]
+    threads = [
+        threading.Thread(target=_send_transfers, args=(url, sender, share, done))
+        for sender, share in zip(senders, shares, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        progress("transfers sent", done[0], txs)
+        time.sleep(0.5)
+    progress("transfers sent", done[0], txs)
+    while int(raw_call(url, "txpool_status", [])["pending"], 16):
+        time.sleep(0.5)  # anvil answers before it mines; the backlog is still being mined
+    return sum(_mined(url, sender, 0) for sender in senders)
+
+
+def _timed_snapshot(node: AnvilSupervisor) -> tuple[float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    node.snapshot()
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def bench_snapshots(
+    root: Path,
+    txs: int,
+    rounds: int,
+    empty_blocks: int = 0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """The cost of a periodic snapshot of a still node: checked and written again (the
+    baseline: the snapshot file is removed first) against found unchanged and kept.
+
+    `txs` transfers are mined first, then `empty_blocks` empty blocks (`anvil_mine`: the
+    history a node with a block time gathers while idle, 86,400 a day at 1 s)."""
+    report = progress or (lambda stage, done, total: None)
+    samples: dict[str, list[tuple[float, float]]] = {"rewritten": [], "unchanged": []}
+    with tempfile.TemporaryDirectory(prefix="busanchain-snapbench-") as tmp:
+        node = AnvilSupervisor(
+            AnvilConfig(
+                binary=find_anvil_binary(root / "node_modules"),
+                state_dir=Path(tmp) / "chain",
+                port=_free_port(),
+                block_time=None,  # automine: one block per transaction
+                snapshot_interval_s=3600,
+            )
+        )
+        node.start(watch=False)
+        try:
+            mined = _fill_chain(node, txs, report) if txs else 0
+            if empty_blocks:
+                report("empty blocks", 0, empty_blocks)
+                raw_call(node.config.rpc_url, "anvil_mine", [hex(empty_blocks)], timeout_s=3600)
+                report("empty blocks", empty_blocks, empty_blocks)
+            node.snapshot()
+            for i in range(2 * rounds):  # alternating, so drift on the machine hits both
+                if i % 2 == 0:
+                    node.config.snapshot_path.unlink()
+                samples["rewritten" if i % 2 == 0 else "unchanged"].append(_timed_snapshot(node))
+                report("snapshots", i + 1, 2 * rounds)
+            blocks = int(raw_call(node.config.rpc_url, "eth_blockNumber", []), 16)
+            size = node.config.snapshot_path.stat().st_size
+            unchanged = node.unchanged_snapshots
+        finally:
+            node.stop(snapshot=False)
+    return {
+        "benchmark": "node_snapshot_of_a_still_node",
+        "node": "anvil 1.7.1, automine",
+        "transactions": txs,
+        "transactions_mined": mined,
+        "empty_blocks": empty_blocks,
+        "blocks": blocks,
+        "snapshot_bytes": size,
+        "unchanged_snapshots": unchanged,
+        "baseline_checked_and_rewritten": _medians(samples["rewritten"]),
+        "found_unchanged": _medians(samples["unchanged"]),
+    }
+
+
+def _medians(samples: list[tuple[float, float]]) -> dict[str, Any]:
+    return {
+        "snapshots": len(samples),
+        "cpu_s_median": round(statistics.median(cpu for cpu, _ in samples), 4),
+        "wall_s_median": round(statistics.median(wall for _, wall in samples), 4),
+        "wall_s_max": round(max(wall for _, wall in samples), 4),
     }
