@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from busanchain.merchants.tables import MerchantRecord
@@ -138,7 +139,12 @@ class PaymentRepository:
         if row is None:
             if expected != 0:
                 return False
-            self.session.add(PayerNonce(payer=payer, next_nonce=1))
+            try:  # a concurrent first payment (another process) may insert the row first
+                with self.session.begin_nested():
+                    self.session.add(PayerNonce(payer=payer, next_nonce=1))
+                    self.session.flush()
+            except IntegrityError:
+                return False
             return True
         if row.next_nonce != expected:
             return False

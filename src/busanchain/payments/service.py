@@ -170,6 +170,7 @@ class _Accepted:
     order_id: str | None
     user_id: int
     custodial: bool
+    turn: int  # the payer's acceptance cursor when the payment was checked (`_Snapshot.nonce`)
 
 
 class PaymentService:
@@ -312,7 +313,7 @@ class PaymentService:
             deadline=deadline,
         )
         signature = sign_payment(self._signer(user_id, payer), message, self.separator)
-        return _Accepted(message, signature, merchant.id, request.order_id, user_id, True)
+        return _Accepted(message, signature, merchant.id, request.order_id, user_id, True, nonce)
 
     def _accept_signed(
         self, user_id: int, payer: str, request: SignedPayRequest, snapshot: _Snapshot
@@ -336,7 +337,9 @@ class PaymentService:
         if self.chain.read_one(self.chain.voucher, "nonceUsed", [payer, request.nonce]):
             raise PaymentRefused(Reason.NONCE_USED)
         self._check_rules(payer, request.program_id, request.amount, snapshot)
-        return _Accepted(message, signature, merchant.id, request.order_id, user_id, False)
+        return _Accepted(
+            message, signature, merchant.id, request.order_id, user_id, False, snapshot.nonce
+        )
 
     def _prepare(
         self, scope: str, key: str, payer: str, program_id: int, merchant_code: str
@@ -439,7 +442,15 @@ class PaymentService:
         return total
 
     def _record(self, session: Session, accepted: _Accepted | None) -> tuple[int, dict[str, Any]]:
-        """Write the payment (and take the nonce) in the Idempotency-Key's transaction."""
+        """Write the payment in the Idempotency-Key's transaction, taking the payer's turn.
+
+        The balance and daily cap were checked against the payments open when the request
+        was read (`_prepare`). The payer's cursor row, taken locked here, says whether another
+        payment of this payer was accepted since, in this process or another (the in-process
+        `payer_lock` does not reach other worker processes): then the check is stale and the
+        request gets 409 to retry. For a platform wallet the cursor is also the nonce it signs
+        with; a self-custody wallet picks its own nonces, and its cursor only counts turns.
+        """
         if accepted is None:
             raise Conflict(
                 "This Idempotency-Key is being used by another request; retry.",
@@ -447,7 +458,7 @@ class PaymentService:
             )
         message = accepted.message
         repo = PaymentRepository(session)
-        if accepted.custodial and not repo.take_nonce(message.payer, message.nonce):
+        if not repo.take_nonce(message.payer, accepted.turn):
             raise Conflict(
                 "Another payment from this wallet was accepted meanwhile; retry.",
                 "이 지갑의 다른 결제가 방금 접수되었습니다. 다시 시도하세요.",

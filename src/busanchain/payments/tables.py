@@ -55,7 +55,13 @@ class PaymentRecord(Base):
 
 
 class PayerNonce(Base):
-    """The next EIP-712 payment nonce per payer (sequential: 256 share one storage slot)."""
+    """A payer's acceptance cursor, taken (row-locked) by every accepted payment.
+
+    For a platform (custodial) wallet it is the next EIP-712 payment nonce the platform signs
+    with (sequential: 256 share one storage slot). A self-custody wallet picks its own nonces;
+    its cursor only counts accepted payments. Either way a request whose checks read an older
+    cursor is stale: that is what serialises one payer's payments across worker processes.
+    """
 
     __tablename__ = "payer_nonces"
 
