@@ -14,7 +14,7 @@ import pytest
 
 from busanchain.config import Settings
 from busanchain.db.engine import make_engine
-from busanchain.db.runlock import RuntimeAlreadyRunning, RuntimeLock
+from busanchain.db.runlock import RuntimeAlreadyRunning, RuntimeLock, runtime_running
 from busanchain.platform.runtime import PlatformRuntime, runtime_file
 from tests.conftest import PG_URL_ENV, _pg_schema_url
 
@@ -55,6 +55,18 @@ def test_a_second_lock_is_refused_until_the_first_is_released(database_url: str)
     second.release()
     first.acquire()  # released twice over: still takes and gives back cleanly
     first.release()
+
+
+def test_the_probe_sees_a_held_lock_and_leaves_it_free(database_url: str) -> None:
+    engine = make_engine(database_url)
+    lock = RuntimeLock(engine)
+    assert not runtime_running(engine)
+    lock.acquire()
+    assert runtime_running(engine) and runtime_running(make_engine(database_url))
+    lock.release()
+    assert not runtime_running(engine)
+    lock.acquire()  # the probe took nothing for itself
+    lock.release()
 
 
 def test_other_databases_have_their_own_lock(database_url: str, other_url: str) -> None:

@@ -1,10 +1,11 @@
 """One platform runtime per database.
 
-The runtime's loops (relayer, reconciler, indexer, settlers) and several money checks assume
-they are the only ones working on their database: the signed-payment balance check, for one,
-is serialised by a lock inside the process. A second `busanchain up` on the same database
-would break that assumption quietly, so the runtime takes this lock before anything else and
-a second one stops with a clear error.
+The runtime's loops (relayer, reconciler, indexer, settlers) assume they are the only ones
+working on their database. A second `busanchain up` on the same database would break that
+assumption quietly, so the runtime takes this lock before anything else and a second one
+stops with a clear error. Web workers in other processes ask `runtime_running` whether a
+runtime (and so a relayer) is working on their database, for instance before they wait for a
+payment's receipt.
 
 - SQLite: an exclusive `flock` on `<database file>.runtime.lock`, which names the holder's pid.
 - PostgreSQL: a session advisory lock keyed by the schema (`current_schema()`), held on a
@@ -28,6 +29,8 @@ from busanchain.domain.errors import ConfigurationError
 LOCK_NAME = "busanchain-runtime:"
 PG_TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext(:name || current_schema()))")
 PG_UNLOCK = text("SELECT pg_advisory_unlock(hashtext(:name || current_schema()))")
+PG_TRY_SHARED = text("SELECT pg_try_advisory_lock_shared(hashtext(:name || current_schema()))")
+PG_UNLOCK_SHARED = text("SELECT pg_advisory_unlock_shared(hashtext(:name || current_schema()))")
 
 
 class RuntimeAlreadyRunning(ConfigurationError):
@@ -118,3 +121,26 @@ class RuntimeLock:
                 self._connection.close()  # ends the session, and the lock with it
                 self._connection.engine.dispose()
                 self._connection = None
+
+
+def runtime_running(engine: Engine) -> bool:
+    """Whether a runtime holds the database's lock: a probe that takes and gives back a
+    shared lock on its own file handle or connection, so the holder may be this process or
+    another. False for a database in memory."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            free = bool(connection.execute(PG_TRY_SHARED, {"name": LOCK_NAME}).scalar())
+            if free:
+                connection.execute(PG_UNLOCK_SHARED, {"name": LOCK_NAME})
+            connection.commit()
+        return not free
+    path = RuntimeLock(engine).path()
+    if path is None or not path.exists():
+        return False
+    with path.open("r", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False

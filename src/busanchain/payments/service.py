@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from busanchain.accounts.service import User
 from busanchain.chain.signing import Signer
+from busanchain.db.runlock import runtime_running
 from busanchain.domain.addresses import parse_address
 from busanchain.domain.busan import categories, districts
 from busanchain.domain.errors import ChainError, Conflict, NotFound, ValidationFailed
@@ -56,6 +57,9 @@ KST = timedelta(hours=9)
 CHAIN_TIME_TTL_S = 0.2  # the deadline of a new payment may use a chain time this old
 WALLET_TTL_S = 300.0  # a user's custodial address and signer are reused this long
 WALLET_CACHE_MAX = 20_000
+RUNTIME_PROBE_TTL_S = 1.0  # how long a web worker trusts its "a runtime runs elsewhere" probe
+SETTLE_POLL_S = 0.05  # how often a worker without the relayer reads a payment it waits for
+FINAL_STATES = (PaymentState.CONFIRMED, PaymentState.FAILED)
 
 VIEW_SELECTORS = {
     name: keccak(text=signature)[:4].hex()
@@ -185,6 +189,7 @@ class PaymentService:
         self._wallets: dict[int, tuple[float, str, Signer | None]] = {}
         self._wallets_guard = threading.Lock()
         self._committer = GroupCommitter(context)
+        self._runtime_probe: tuple[float, bool] = (-RUNTIME_PROBE_TTL_S, False)
 
     @property
     def separator(self) -> bytes:
@@ -490,20 +495,42 @@ class PaymentService:
             relayer.wake()
         if status != 202:
             return status, body
-        waits = wait_s > 0 and relayer.is_running()
+        in_process = relayer.is_running()
+        waits = wait_s > 0 and (in_process or self._relayer_elsewhere())
         if not replayed and not waits:
             return status, body  # just committed: still pending, no need to read it back
-        if waits:
+        if waits and in_process:
             relayer.wait_settled(payment_id, wait_s)
+        elif waits:
+            self._poll_settled(payment_id, wait_s)
         with self.context.unit_of_work() as session:
             record = PaymentRepository(session).get(payment_id)
             assert record is not None
-            if record.state not in (PaymentState.CONFIRMED, PaymentState.FAILED):
+            if record.state not in FINAL_STATES:
                 return status, body
             answer = self._answer(session, record)
         final = 200 if record.state == PaymentState.CONFIRMED else 422
         IdempotencyService(self.context).update_answer(scope, key, final, answer)
         return final, answer
+
+    def _relayer_elsewhere(self) -> bool:
+        """Whether a runtime in another process (and so its relayer) works on this database;
+        asked at most every RUNTIME_PROBE_TTL_S (a web worker beside `busanchain up`)."""
+        now = time.monotonic()
+        if now - self._runtime_probe[0] >= RUNTIME_PROBE_TTL_S:
+            self._runtime_probe = (now, runtime_running(self.context.engine))
+        return self._runtime_probe[1]
+
+    def _poll_settled(self, payment_id: int, wait_s: float) -> None:
+        """Wait up to `wait_s` for another process's relayer to settle the payment, reading
+        its row every SETTLE_POLL_S (the in-process signal does not cross processes)."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with read_session(self.context) as session:
+                record = PaymentRepository(session).get(payment_id)
+                if record is None or record.state in FINAL_STATES:
+                    return
+            time.sleep(min(SETTLE_POLL_S, max(0.0, deadline - time.monotonic())))
 
     def _answer(self, session: Session, record: PaymentRecord) -> dict[str, Any]:
         answer: dict[str, Any] = {"payment": self._view(session, record, "ko")}
