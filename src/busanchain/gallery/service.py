@@ -241,18 +241,23 @@ class GalleryService:
         nft = self.chain.nft
         if self.chain.read_one(nft, "isApprovedForAll", [owner.address, gallery]):
             return
-        nonce = int(self.chain.read_one(nft, "nonces", [owner.address]))
-        deadline = self.chain.chain_time() + APPROVAL_TTL_S
-        domain = PhotoDomain(self.chain.chain_id, nft.address)
-        sig = sign_approval_for_all(owner, domain, gallery, True, nonce, deadline)
-        args = [owner.address, gallery, True, nonce, deadline, sig]
+
+        def calldata() -> bytes:  # signed once the owner's wallet is claimed
+            nonce = int(self.chain.read_one(nft, "nonces", [owner.address]))
+            deadline = self.chain.chain_time() + APPROVAL_TTL_S
+            domain = PhotoDomain(self.chain.chain_id, nft.address)
+            sig = sign_approval_for_all(owner, domain, gallery, True, nonce, deadline)
+            args = [owner.address, gallery, True, nonce, deadline, sig]
+            return self.chain.calldata(nft, "setApprovalForAllWithSig", args)
+
         self.outbox.execute(
             signer=self.operator,
             intent="gallery.approve_nft",
             to=nft.address,
-            data=self.chain.calldata(nft, "setApprovalForAllWithSig", args),
+            data=calldata,
             reference=f"approve:{owner.address}",
             timeout_s=WAIT_S,
+            on_behalf_of=owner.address,
         )
 
     def _permit(self, owner: Signer, value: int, now: int) -> tuple[Any, ...]:
@@ -487,15 +492,20 @@ class GalleryService:
                 "The offer's maker uses an external wallet; it must approve DigitalWon itself.",
                 "제안자가 외부 지갑을 씁니다. 그 지갑에서 직접 디지털원을 승인해야 합니다.",
             )
-        value, deadline, v, r, s = self._permit(buyer, price, self.chain.chain_time())
-        args = [buyer.address, self.chain.gallery.address, value, deadline, v, r, s]
+
+        def calldata() -> bytes:  # signed once the buyer's wallet is claimed
+            value, deadline, v, r, s = self._permit(buyer, price, self.chain.chain_time())
+            args = [buyer.address, self.chain.gallery.address, value, deadline, v, r, s]
+            return self.chain.calldata(self.chain.token, "permit", args)
+
         self.outbox.execute(
             signer=self.operator,
             intent="gallery.offer_permit",
             to=self.chain.token.address,
-            data=self.chain.calldata(self.chain.token, "permit", args),
+            data=calldata,
             reference=f"permit:{buyer.address}",
             timeout_s=WAIT_S,
+            on_behalf_of=buyer.address,
         )
 
     def _run_fill(
@@ -524,6 +534,9 @@ class GalleryService:
         assert row is not None
         if row.state != OrderState.OPEN:
             raise OrderClosed(state=row.state)
+        # the buyer's permit, or (accepting an offer) the allowance the maker's permit gave
+        payer = signer.address if fn == "buyWithPermit" else row.maker
+        self.outbox.claim_wallet(session, payer)
         now = self.chain.chain_time()
         args: list[Any] = [
             _order_struct(row).as_tuple(),
@@ -540,6 +553,7 @@ class GalleryService:
                 to=self.chain.gallery.address,
                 data=self.chain.calldata(self.chain.gallery, fn, args),
                 reference=f"order:{order_id}",
+                on_behalf_of=payer,
             )
         except TransactionReverted as exc:
             raise friendly_revert(exc) from exc
@@ -776,6 +790,7 @@ class GalleryService:
     ) -> tuple[int, dict[str, Any]]:
         row = repo.get(session, GalleryAuction, auction_id, lock=True)
         assert row is not None
+        self.outbox.claim_wallet(session, signer.address)
         permit = self._permit(signer, amount, self.chain.chain_time())
         args = [row.chain_auction_id, amount, permit]
         try:
@@ -786,6 +801,7 @@ class GalleryService:
                 to=self.chain.gallery.address,
                 data=self.chain.calldata(self.chain.gallery, "bidWithPermit", args),
                 reference=f"auction:{auction_id}",
+                on_behalf_of=signer.address,
             )
         except TransactionReverted as exc:
             raise friendly_revert(exc) from exc

@@ -692,6 +692,8 @@ class MerchantService:
     def _enqueue_redemption(
         self, session: Session, view: MerchantView, holder: Signer, amount: int
     ) -> tuple[int, dict[str, Any]]:
+        # the balance and permit nonce read next are the shop's, as of its last redemption
+        self.outbox.claim_wallet(session, view.wallet_address)
         balance = self.chain.token_balance(view.wallet_address)
         if balance < amount:
             raise ValidationFailed(
@@ -717,6 +719,7 @@ class MerchantService:
             to=token.address,
             data=self._permit_calldata(holder, amount),
             reference=f"settlement:{record.id}",
+            on_behalf_of=view.wallet_address,
         )
         burn = self.outbox.enqueue(
             session,
@@ -730,6 +733,7 @@ class MerchantService:
             ),
             gas=REDEEM_GAS,
             reference=f"settlement:{record.id}",
+            on_behalf_of=view.wallet_address,  # burns what the permit allowed
         )
         record.permit_entry_id, record.entry_id = permit.id, burn.id
         return 202, _settlement_answer(record, None)

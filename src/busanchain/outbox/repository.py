@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from busanchain.outbox.tables import NonceCursor, OutboxAttempt, OutboxEntry, OutboxState
@@ -69,6 +69,29 @@ class OutboxRepository:
             select(OutboxEntry)
             .where(OutboxEntry.chain_id == chain_id, OutboxEntry.state.in_(OutboxState.OPEN))
             .order_by(OutboxEntry.id)
+        ).all()
+
+    def lock_wallet(self, wallet: str) -> None:
+        """Serialise, until the transaction ends, the operations acting for `wallet`.
+
+        PostgreSQL: a transaction-scoped advisory lock on the wallet. SQLite: nothing to do,
+        every write transaction begins IMMEDIATE and so runs alone.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            key = f"busanchain-wallet:{wallet.lower()}"
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+    def open_for_wallet(self, chain_id: int, wallet: str) -> Sequence[OutboxEntry]:
+        """Entries recorded as open that act for `wallet` (at most 20, oldest first)."""
+        return self.session.scalars(
+            select(OutboxEntry)
+            .where(
+                OutboxEntry.chain_id == chain_id,
+                OutboxEntry.on_behalf_of == wallet,
+                OutboxEntry.state.in_(OutboxState.OPEN),
+            )
+            .order_by(OutboxEntry.id)
+            .limit(20)
         ).all()
 
     def unfinalized_mined(self, chain_id: int, finalized_block: int) -> Sequence[OutboxEntry]:

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from busanchain.chain.client import ChainClient, RpcError
 from busanchain.chain.revert import all_custom_errors, decode_revert
 from busanchain.chain.signing import Signer
 from busanchain.db.base import utcnow
-from busanchain.domain.errors import ChainError, NotFound, TransactionReverted
+from busanchain.domain.errors import ChainError, Conflict, NotFound, TransactionReverted
 from busanchain.outbox.nonces import allocate_nonce, key_lock
 from busanchain.outbox.repository import OutboxRepository
 from busanchain.outbox.tables import OutboxEntry, OutboxState
@@ -118,16 +119,20 @@ class OutboxService:
         value: int = 0,
         gas: int | None = None,
         reference: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> OutboxEntry:
         """Sign a transaction and add it to the outbox in the caller's transaction.
 
         The caller commits; only then may `broadcast` send it. Gas is estimated first, so a
         call that would revert is refused before a nonce is spent.
+
+        `on_behalf_of` records the wallet the transaction acts for (see `claim_wallet`, which
+        the caller must have called first in the same transaction).
         """
-        gas = gas or self.estimate(signer, to, data, value)
-        fees = self.client.fee_params()
         chain_id = self.client.chain_id()
         repo = OutboxRepository(session)
+        gas = gas or self.estimate(signer, to, data, value)
+        fees = self.client.fee_params()
         nonce = allocate_nonce(
             repo, chain_id, signer.address, lambda: self.client.nonce(signer.address)
         )
@@ -159,8 +164,32 @@ class OutboxService:
             raw_tx="0x" + signed.raw.hex(),
             tx_hash=signed.hash,
             state=OutboxState.SIGNED,
+            on_behalf_of=to_checksum_address(on_behalf_of) if on_behalf_of else None,
         )
         return repo.add(entry)
+
+    def claim_wallet(self, session: Session, wallet: str) -> None:
+        """Take the wallet's turn for an operation that relays its off-chain signature over
+        one of its contract nonces (permit, publish consent, approval), or the allowance such
+        a signature gave; call it before reading the state the signature is made from.
+
+        Such a signature is made from the wallet's state as read from the chain. If another
+        operation for the wallet is still on its way, that state is about to change and the
+        transaction would revert: WalletBusy (409, retry when the other one is done). The
+        check runs under a per-wallet lock held to the end of the caller's transaction, in
+        which the caller enqueues its entries with `on_behalf_of=wallet`; so it holds across
+        worker processes, where the in-process `key_lock` does not reach. An entry recorded
+        as open whose receipt is already on chain (nobody has followed it yet; the reconciler
+        would, later) is recorded as mined here and does not count.
+        """
+        wallet = to_checksum_address(wallet)
+        repo = OutboxRepository(session)
+        repo.lock_wallet(wallet)
+        for entry in repo.open_for_wallet(self.client.chain_id(), wallet):
+            receipt = find_receipt(self.client, repo.attempt_hashes(entry.id))
+            if receipt is None:
+                raise WalletBusy()
+            apply_receipt(self.client, entry, receipt)
 
     # -- broadcast and follow ------------------------------------------------------------------
 
@@ -203,30 +232,50 @@ class OutboxService:
         signer: Signer,
         intent: str,
         to: str | None,
-        data: bytes,
+        data: bytes | Callable[[], bytes],
         value: int = 0,
         gas: int | None = None,
         reference: str | None = None,
         timeout_s: float = 30.0,
+        on_behalf_of: str | None = None,
     ) -> TxOutcome:
-        """Enqueue, commit, broadcast and wait; raise TransactionReverted on a revert."""
+        """Enqueue, commit, broadcast and wait; raise TransactionReverted on a revert.
+
+        With `on_behalf_of`, the wallet is claimed first (`claim_wallet`) and `data`, a
+        callable, reads the wallet's state and signs only then.
+        """
         lock = key_lock(self.client.chain_id(), signer.address)
         with lock, self.context.unit_of_work() as session:
+            if on_behalf_of is not None:
+                self.claim_wallet(session, on_behalf_of)
             entry = self.enqueue(
                 session,
                 signer=signer,
                 intent=intent,
                 to=to,
-                data=data,
+                data=data() if callable(data) else data,
                 value=value,
                 gas=gas,
                 reference=reference,
+                on_behalf_of=on_behalf_of,
             )
             entry_id = entry.id
         self.broadcast(entry_id)
         outcome = self.wait(entry_id, timeout_s)
         raise_for_outcome(outcome)
         return outcome
+
+
+class WalletBusy(Conflict):
+    """Another operation acting for the same wallet is still on its way to the chain."""
+
+    code = "wallet_busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another transaction for this wallet is still being processed; try again in a moment.",
+            "이 지갑의 다른 거래가 아직 처리 중입니다. 잠시 뒤에 다시 시도하세요.",
+        )
 
 
 def raise_for_outcome(outcome: TxOutcome) -> None:

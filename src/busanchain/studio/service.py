@@ -1253,6 +1253,7 @@ class StudioService:
         claim_sig = sign_claim(claimer, domain, voucher.voucher_id, to)
         args = [voucher.as_tuple(), studio_sig, to, claim_sig]
         if publish:
+            self.outbox.claim_wallet(session, to)  # the consent signs the owner's next nonce
             args += self._publish_consent(session, user_id, to, voucher, now)
         data = self._calldata("claimAndPublish" if publish else "claim", args)
         try:
@@ -1263,6 +1264,7 @@ class StudioService:
                 to=nft.address,
                 data=data,
                 reference=f"photo:{record.id}",
+                on_behalf_of=to if publish else None,  # the owner's publish consent
             )
         except TransactionReverted as exc:
             raise _friendly_revert(exc) from exc
@@ -1465,11 +1467,12 @@ class StudioService:
     ) -> TxOutcome:
         chain_id = self.outbox.client.chain_id()
         with key_lock(chain_id, owner.address), key_lock(chain_id, self.operator.address):
-            nonce = int(self._read("nonces", [owner.address]))
-            deadline = self._chain_time() + PUBLISH_TTL_S
-            sig = sign_publish(owner, self.domain, token_id, published, nonce, deadline)
-            data = self._calldata("setPublishedWithSig", [token_id, published, deadline, sig])
             with self.context.unit_of_work() as session:
+                self.outbox.claim_wallet(session, owner.address)
+                nonce = int(self._read("nonces", [owner.address]))
+                deadline = self._chain_time() + PUBLISH_TTL_S
+                sig = sign_publish(owner, self.domain, token_id, published, nonce, deadline)
+                data = self._calldata("setPublishedWithSig", [token_id, published, deadline, sig])
                 record = repo.photo(session, photo_id, lock=True)
                 assert record is not None
                 entry = self.outbox.enqueue(
@@ -1479,6 +1482,7 @@ class StudioService:
                     to=self.nft.address,
                     data=data,
                     reference=f"photo:{photo_id}",
+                    on_behalf_of=owner.address,
                 )
                 record.publish_entry_id, record.publish_target = entry.id, published
                 entry_id = entry.id
