@@ -6,10 +6,12 @@ Nothing reads the environment at import time.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CHAIN_ID = 31337
 ANVIL_DEFAULT_OPERATOR_KEY = (
@@ -55,6 +57,7 @@ class Settings:
     index_interval_s: float = 1.0
     confirmations: int = 0
     secure_cookies: bool = False
+    web_workers: int = 1  # processes serving the web app (the runtime's own included)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -86,6 +89,25 @@ class Settings:
         """A copy with some fields changed (used by tests and the CLI)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def to_json(self) -> str:
+        """These settings as JSON (secrets included): what a web worker process is given, on
+        its standard input, to serve exactly the same platform."""
+        values = asdict(self)
+        for name in ("root", "data_dir", "kek_path"):
+            values[name] = str(values[name]) if values[name] is not None else None
+        values["extra"] = dict(self.extra)
+        return json.dumps(values)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """Settings written by `to_json`."""
+        values: dict[str, Any] = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in values.items() if k in known}
+        for name in ("root", "data_dir", "kek_path"):
+            values[name] = Path(values[name]) if values.get(name) is not None else None
+        return cls(**values)
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, root: Path | None = None
@@ -114,5 +136,6 @@ class Settings:
             session_secret=env.get("BUSANCHAIN_SESSION_SECRET") or None,
             confirmations=int(env.get("BUSANCHAIN_CONFIRMATIONS", "0")),
             secure_cookies=env.get("BUSANCHAIN_SECURE_COOKIES", "") == "1",
+            web_workers=max(1, int(env.get("BUSANCHAIN_WEB_WORKERS", "1"))),
             extra={k: v for k, v in env.items() if k.startswith("BUSANCHAIN_")},
         )

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from busanchain.domain.errors import Conflict
 from busanchain.idempotency.tables import IdempotencyRecord
 from busanchain.payments.commits import GroupCommitter
-from busanchain.payments.reads import read_session
 from busanchain.platform.context import PlatformContext
+from busanchain.platform.reads import read_session
 
 
 def _answer(n: int) -> Any:

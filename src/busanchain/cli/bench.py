@@ -169,6 +169,9 @@ def bench_gallery_command(
     pages: str = typer.Option(
         "auto", help="auto (HTML pages if served, else JSON API), api, html or both."
     ),
+    workers: int = typer.Option(
+        1, min=1, max=16, help="Processes serving the app (as BUSANCHAIN_WEB_WORKERS)."
+    ),
     as_json: bool = JsonFlag,
 ) -> None:
     """Browse, search and token pages under concurrent clients: p50/p95 and requests/s."""
@@ -180,6 +183,6 @@ def bench_gallery_command(
 
     with _progress() as report:
         result = run_gallery_bench(
-            nfts, clients, seconds, pages, progress=report, app_factory=create_app
+            nfts, clients, seconds, pages, progress=report, app_factory=create_app, workers=workers
         )
     _emit(result)

@@ -56,6 +56,7 @@ def _exit_on_signal(_signum: int, _frame: object) -> None:
 def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) -> None:
     """Start the chain (or connect to BUSANCHAIN_RPC_URL), deploy, and serve the web app."""
     from busanchain.platform.runtime import PlatformRuntime
+    from busanchain.platform.workers import PortInUse, WorkerPool, listening_socket
     from busanchain.web.app import create_app
 
     logging.basicConfig(
@@ -81,6 +82,12 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
         _fail(exc)
         return
     context = runtime.context
+    try:
+        sock = listening_socket(context.settings.web_host, context.settings.web_port)
+    except OSError as exc:
+        runtime.stop()
+        _fail(PortInUse(context.settings.web_host, context.settings.web_port, str(exc)))
+        return
     out = Console(soft_wrap=True)  # URLs stay whole when the output is not a terminal
     out.print(f"[green]busanchain is up[/green] in {time.monotonic() - started:.1f}s")
     out.print(f"  웹 / web:            {info.web_url}")
@@ -94,20 +101,21 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
     for line in demo_lines:
         out.print(f"  {line}")
     out.print("  종료 / stop: Ctrl+C, or `.venv/bin/busanchain down`")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(context),
-            host=context.settings.web_host,
-            port=context.settings.web_port,
-            log_level="warning",
-        )
-    )
+    settings = context.settings
+    pool = WorkerPool(settings, sock, settings.web_workers - 1)
+    server = uvicorn.Server(uvicorn.Config(create_app(context), log_level="warning"))
     # uvicorn re-raises SIGTERM after its own shutdown; turn it into SystemExit so that the
     # runtime still stops cleanly (final snapshot, node stopped, runtime file removed).
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        server.run()
+        if pool.count:
+            pool.start()
+            pool.wait_ready()
+            out.print(f"  웹 워커 / web workers: {settings.web_workers} processes")
+        server.run(sockets=[sock])
     finally:
+        pool.stop()
+        sock.close()
         runtime.stop()
 
 

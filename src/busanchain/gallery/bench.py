@@ -24,7 +24,7 @@ import queue
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -52,7 +52,9 @@ from busanchain.platform.benchkit import (
     noop_progress,
     percentile_ms,
     private_platform,
+    process_cpu_s,
     serve,
+    serve_pool,
 )
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
@@ -386,8 +388,10 @@ def _run_load(
     clients: int,
     seconds: float,
     progress: Progress,
+    worker_pids: Sequence[int] = (),
 ) -> tuple[list[Sample], float, float]:
-    """Clients in LOAD_PROCESSES processes: samples, wall seconds, server-process CPU seconds."""
+    """Clients in LOAD_PROCESSES processes: samples, wall seconds, and the CPU seconds of the
+    server: this process and the web worker processes `worker_pids`."""
     spawn = multiprocessing.get_context("spawn")
     go, results = spawn.Event(), spawn.Queue()
     count = max(1, min(LOAD_PROCESSES, clients))
@@ -405,7 +409,7 @@ def _run_load(
     for _ in workers:
         kind, _payload = results.get(timeout=300)
         assert kind == "ready"
-    started, cpu = time.monotonic(), time.process_time()
+    started, cpu = time.monotonic(), _server_cpu(worker_pids)
     go.set()
     samples: list[Sample] = []
     done = 0
@@ -417,10 +421,14 @@ def _run_load(
             continue
         samples.extend(payload)
         done += 1
-    wall, cpu = time.monotonic() - started, time.process_time() - cpu
+    wall, cpu = time.monotonic() - started, _server_cpu(worker_pids) - cpu
     for worker in workers:
         worker.join(timeout=30)
     return samples, wall, cpu
+
+
+def _server_cpu(worker_pids: Sequence[int]) -> float:
+    return time.process_time() + sum(process_cpu_s(pid) for pid in worker_pids)
 
 
 def _figures(samples: list[Sample], wall: float) -> dict[str, Any]:
@@ -466,21 +474,23 @@ def _harness_ceiling(
 FLOOR_PATH = "/__bench/empty"
 
 
-def _with_empty_route(app_factory: AppFactory) -> AppFactory:
+def add_empty_route(app: Any) -> Any:
     """The platform's app plus one route that does nothing but answer about 8 KiB of JSON,
     as a plain `def` like the gallery routes (so it runs in the same thread pool, behind the
     same middleware: sessions, language, body limit, error handlers)."""
 
-    def factory(context: PlatformContext) -> Any:
-        app = app_factory(context)
+    def empty() -> dict[str, str]:
+        return {"x": "x" * (len(CEILING_BODY) - 8)}
 
-        def empty() -> dict[str, str]:
-            return {"x": "x" * (len(CEILING_BODY) - 8)}
+    app.add_api_route(FLOOR_PATH, empty, methods=["GET"], include_in_schema=False)
+    return app
 
-        app.add_api_route(FLOOR_PATH, empty, methods=["GET"], include_in_schema=False)
-        return app
 
-    return factory
+EMPTY_ROUTE = f"{__name__}:add_empty_route"  # the same, in web worker processes
+
+
+def _with_empty_route(app_factory: AppFactory) -> AppFactory:
+    return lambda context: add_empty_route(app_factory(context))
 
 
 def _app_floor(
@@ -490,12 +500,14 @@ def _app_floor(
     clients: int,
     seconds: float,
     progress: Progress,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """The same clients against a route that does no work, in the platform's own app: the
     best p95 any gallery page could have with this web stack on this machine."""
-    with serve(context, _with_empty_route(app_factory)) as url:
+    served = serve_pool(context, _with_empty_route(app_factory), workers, wraps=[EMPTY_ROUTE])
+    with served as (url, pids):
         pages: dict[str, tuple[str, ...]] = {"empty": (FLOOR_PATH,)}
-        samples, wall, cpu = _run_load(url, pages, corpus, clients, seconds, progress)
+        samples, wall, cpu = _run_load(url, pages, corpus, clients, seconds, progress, pids)
     return {
         **_figures(samples, wall),
         "seconds": round(wall, 2),
@@ -579,10 +591,13 @@ def _measure(
     clients: int,
     seconds: float,
     progress: Progress,
+    worker_pids: Sequence[int] = (),
 ) -> dict[str, Any]:
     """One load run over one URL set: overall and per-kind figures, the server's CPU."""
     load_before = machine_load()
-    samples, wall, server_cpu = _run_load(url, pages, corpus, clients, seconds, progress)
+    samples, wall, server_cpu = _run_load(
+        url, pages, corpus, clients, seconds, progress, worker_pids
+    )
     by_kind = {k: _figures([s for s in samples if s[0] == k], wall) for k in pages}
     return {
         "urls": {k: list(v) for k, v in pages.items()},
@@ -607,6 +622,7 @@ def run_gallery_bench(
     pages: str = "auto",
     progress: Progress | None = None,
     app_factory: AppFactory | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """p50/p95 and requests/s of browse, search and token pages over N published NFTs.
 
@@ -628,12 +644,14 @@ def run_gallery_bench(
         started = time.perf_counter()
         corpus = build_gallery(context, nfts, report)
         setup_s = time.perf_counter() - started
-        with serve(context, app_factory) as url:
+        with serve_pool(context, app_factory, workers) as (url, pids):
             runs = {
-                name: _measure(url, PAGE_SETS[name], corpus, clients, seconds, report)
+                name: _measure(url, PAGE_SETS[name], corpus, clients, seconds, report, pids)
                 for name in _page_sets(url, pages)
             }
-        floor = _app_floor(context, app_factory, corpus, clients, min(seconds, 10.0), report)
+        floor = _app_floor(
+            context, app_factory, corpus, clients, min(seconds, 10.0), report, workers
+        )
         ceiling = _harness_ceiling(context, corpus, clients, min(seconds, 10.0), report)
         kinds = ("browse", "search", "token", "token_page")
         profiles = {kind: _profile(context, kind, corpus) for kind in kinds}
@@ -643,6 +661,7 @@ def run_gallery_bench(
         "benchmark": "gallery_pages",
         "nfts": nfts,
         "clients": clients,
+        "web_workers": workers,
         "seconds": main["seconds"],
         "pages": next(iter(runs)),
         "p50_ms": main["p50_ms"],

@@ -13,7 +13,9 @@ first with reads, so a refused request costs no gas and spends no nonce.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol, cast
@@ -81,6 +83,7 @@ from busanchain.outbox.service import OutboxService, TxOutcome
 from busanchain.outbox.tables import OutboxState
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
+from busanchain.platform.reads import read_session
 from busanchain.studio import repository as studio_repo
 from busanchain.studio.contracts import PhotoDomain, sign_approval_for_all
 from busanchain.studio.tables import PhotographerRecord, PhotoRecord, StudioRecord, StudioStatus
@@ -94,6 +97,7 @@ MAX_AUCTION_S = 90 * 24 * 3600
 MIN_GAS_WEI = 2 * 10**15
 TOP_UP_WEI = 2 * 10**16
 PAGE_SIZE = 24
+_READS = threading.RLock()  # one public read transaction at a time per process
 SERVICE_NAME = "gallery"
 REPORT_KINDS = ("copy", "theft", "other")
 FREEZE_REASONS = ("copy", "theft", "abuse", "privacy", "other")
@@ -169,6 +173,17 @@ class GalleryService:
         self.chain = GalleryChain(context, self.outbox)
         self.operator: Signer = operator_signer(context.settings)
         self.ownership = OwnershipSync(context, self.chain)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A read-only session for the public reads, one at a time in this process.
+
+        Deferred read transactions (`platform/reads.py`) do not wait for other processes'
+        write locks, which several web workers on SQLite otherwise queue on. Running them
+        one at a time here keeps what BEGIN IMMEDIATE gave one process: fewer threads
+        contending for the GIL at once (measured in docs/benchmarks.md)."""
+        with _READS, read_session(self.context) as session:
+            yield session
 
     @cached_property
     def view(self) -> ChainView:
@@ -692,7 +707,7 @@ class GalleryService:
 
     def auction(self, auction_id: int) -> dict[str, Any]:
         """An auction: the chain's live record (end after extensions, highest bid) and bids."""
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             row = repo.get(session, GalleryAuction, auction_id)
             if row is None:
                 raise not_found("auction", "경매")
@@ -1071,13 +1086,13 @@ class GalleryService:
 
     def exhibitions(self) -> list[dict[str, Any]]:
         """Exhibitions, newest first."""
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             return [_exhibition_dict(e) for e in repo.exhibitions(session)]
 
     def exhibition(self, exhibition_id: int) -> dict[str, Any]:
         """An exhibition with the cards of its works that are still published."""
         head = self.view.head()
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             row = repo.get(session, GalleryExhibition, exhibition_id)
             if row is None:
                 raise not_found("exhibition", "전시")
@@ -1123,7 +1138,7 @@ class GalleryService:
         extras: Callable[[Session], dict[str, Any]],
     ) -> dict[str, Any]:
         head = self.view.head()
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             rows = repo.published_card_rows(session, filters, page, limit)
             tokens = [int(r.token_id) for r in rows]
             best = repo.best_listings(session, tokens, self.view.now(head))
@@ -1145,7 +1160,7 @@ class GalleryService:
 
     def _token_card(self, token_id: int, now: int) -> dict[str, Any]:
         """A token's card from the database (one transaction); NotFound if never minted."""
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             photo = repo.photo_of_token(session, token_id)
             if photo is None:
                 raise not_found()
@@ -1173,7 +1188,7 @@ class GalleryService:
         """A profile: published works an address created (studio or royalty receiver) and owns."""
         who = parse_address(address)
         head = self.view.head()
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             created = [p.token_id for p in repo.created_by(session, who) if p.published]
             owned = [p.token_id for p in repo.published_photos(session, {"owner": who}, None, 200)]
         shown = [t for t in {*created, *owned} if t is not None]
@@ -1213,7 +1228,7 @@ class GalleryService:
 
     def _cards(self, token_ids: list[int], head: Head | None) -> list[dict[str, Any]]:
         """The public cards of published tokens, in the given order."""
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             photos = repo.photos_of_tokens(session, token_ids)
             ordered = [photos[t] for t in token_ids if t in photos]
             cards = self._cards_in(session, ordered, self.view.now(head))
@@ -1250,7 +1265,7 @@ class GalleryService:
         """
         head = self.view.head()
         now = self.view.now(head)
-        with self.context.unit_of_work() as session:
+        with self._reading() as session:
             photo = repo.photo_of_token(session, token_id)
             mine = bool(viewer and photo and (photo.owner_address or "").lower() == viewer.lower())
             if photo is None or photo.token_id is None or not (photo.published or mine):

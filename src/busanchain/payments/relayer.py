@@ -27,11 +27,11 @@ from busanchain.domain.errors import ChainError, TransactionReverted
 from busanchain.outbox.nonces import key_lock
 from busanchain.outbox.service import OutboxService, crash_point
 from busanchain.outbox.tables import OutboxState
-from busanchain.payments.reads import read_session
 from busanchain.payments.repository import PaymentRepository
 from busanchain.payments.tables import PaymentRecord, PaymentState
 from busanchain.platform.context import PlatformContext
 from busanchain.platform.operator import operator_signer
+from busanchain.platform.reads import read_session
 from busanchain.vouchers.contracts import VoucherChain
 from busanchain.vouchers.reasons import Reason
 

@@ -41,10 +41,10 @@ from busanchain.merchants.tables import MerchantRecord
 from busanchain.outbox.service import OutboxService, crash_point
 from busanchain.payments import relayer
 from busanchain.payments.commits import GroupCommitter
-from busanchain.payments.reads import read_session
 from busanchain.payments.repository import PaymentRepository
 from busanchain.payments.tables import PaymentRecord, PaymentState, RefundRecord
 from busanchain.platform.context import PlatformContext
+from busanchain.platform.reads import read_session
 from busanchain.programs.tables import ProgramRecord
 from busanchain.vouchers.contracts import VoucherChain
 from busanchain.vouchers.eip712 import PaymentMessage, domain_separator, sign_payment

@@ -21,6 +21,7 @@ from busanchain.chain.node import AnvilConfig, AnvilSupervisor, find_anvil_binar
 from busanchain.config import ANVIL_DEFAULT_OPERATOR_KEY, Settings
 from busanchain.db.migrate import upgrade
 from busanchain.platform.context import PlatformContext
+from busanchain.platform.workers import DEFAULT_APP, WorkerPool, listening_socket
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called by long benchmarks."""
@@ -79,23 +80,50 @@ def private_platform(
 @contextmanager
 def serve(context: PlatformContext, app_factory: AppFactory) -> Iterator[str]:
     """Serve the app with uvicorn on a free loopback port (in a thread); yields the base URL."""
+    with serve_pool(context, app_factory) as (url, _pids):
+        yield url
+
+
+@contextmanager
+def serve_pool(
+    context: PlatformContext,
+    app_factory: AppFactory,
+    workers: int = 1,
+    app_spec: str = DEFAULT_APP,
+    wraps: Sequence[str] = (),
+) -> Iterator[tuple[str, list[int]]]:
+    """`serve`, from `workers` processes as `busanchain up` does with BUSANCHAIN_WEB_WORKERS:
+    this one (`app_factory`) and workers-1 worker processes (`app_spec`, then `wraps`) on
+    the same socket. Yields the base URL and the worker processes' pids."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
+    pool = WorkerPool(context.settings, sock, workers - 1, app_spec, wraps)
     config = uvicorn.Config(app_factory(context), log_level="error", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        pool.start()
+        pool.wait_ready()
+        thread.start()
+        while not server.started:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}", pool.pids
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+        pool.stop()
         sock.close()
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far; 0.0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(seconds: Sequence[float], fraction: float) -> float | None:

@@ -18,8 +18,8 @@ from busanchain.accounts.service import User
 from busanchain.domain.errors import NotFound, ValidationFailed
 from busanchain.http.i18n import pick
 from busanchain.idempotency.service import IdempotencyService, parse_key, request_fingerprint
-from busanchain.payments.reads import read_session
 from busanchain.platform.context import PlatformContext
+from busanchain.platform.reads import read_session
 from busanchain.programs import repository
 from busanchain.programs.disburse import Disburser
 from busanchain.programs.residents import mask_name, open_resident

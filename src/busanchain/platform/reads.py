@@ -1,11 +1,14 @@
-"""Read-only sessions for the payment hot path that do not take SQLite's write lock.
+"""Read-only sessions that do not take SQLite's write lock (payments, grants, gallery reads).
 
 The platform engine opens every SQLite transaction with BEGIN IMMEDIATE (the write lock),
 so that read-then-write units of work serialise. Pure reads do not need it: in WAL mode a
 deferred transaction reads one consistent snapshot and neither waits for nor blocks the
 writer. Under load the payment path's reads queued behind every commit (SQLite's busy
-handler sleeps in steps of up to 100 ms), so they use this engine instead. PostgreSQL
-sessions are the platform's own.
+handler sleeps in steps of up to 100 ms), so they use this engine instead. With several web
+worker processes the write lock is also taken across processes: the public gallery reads
+then waited for each other's BEGIN IMMEDIATE in the busy handler (2 workers on 48 NFTs: 319
+requests/s with the write lock, 625 with these sessions). PostgreSQL sessions are the
+platform's own.
 """
 
 from __future__ import annotations
@@ -62,10 +65,13 @@ def _factory(context: PlatformContext) -> sessionmaker[Session]:
 
 @contextmanager
 def read_session(context: PlatformContext) -> Iterator[Session]:
-    """A session for reads only (one snapshot; nothing it does is committed)."""
+    """A session for reads only (one snapshot; nothing it does is committed).
+
+    Closed without an explicit rollback: the pool ends the transaction when the connection
+    returns, and the rows read stay usable after the block (a rollback would expire them,
+    and reading an expired attribute of a detached row fails)."""
     session = _factory(context)()
     try:
         yield session
     finally:
-        session.rollback()
         session.close()
