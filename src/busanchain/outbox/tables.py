@@ -38,7 +38,8 @@ class OutboxEntry(Base):
     to_address: Mapped[str | None] = mapped_column(String(42))
     # The wallet this transaction acts for, by its off-chain signature over one of its
     # contract nonces (permit, publish consent, approval) or the allowance such a signature
-    # gave. At most one operation per such wallet is open at a time (OutboxService.enqueue).
+    # gave. At most one operation per such wallet is open at a time (see
+    # OutboxService.claim_wallet).
     on_behalf_of: Mapped[str | None] = mapped_column(String(42), index=True)
     value: Mapped[str] = mapped_column(String(80), default="0")
     data: Mapped[str] = mapped_column(Text, default="0x")
