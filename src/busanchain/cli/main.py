@@ -56,7 +56,7 @@ def _exit_on_signal(_signum: int, _frame: object) -> None:
 def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) -> None:
     """Start the chain (or connect to BUSANCHAIN_RPC_URL), deploy, and serve the web app."""
     from busanchain.platform.runtime import PlatformRuntime
-    from busanchain.platform.workers import PortInUse, WorkerPool, listening_socket
+    from busanchain.platform.workers import PortInUse, WorkerFailed, WorkerPool, listening_socket
     from busanchain.web.app import create_app
 
     logging.basicConfig(
@@ -113,6 +113,8 @@ def up(demo: bool = typer.Option(False, help="Load demo data (idempotent).")) ->
             pool.wait_ready()
             out.print(f"  웹 워커 / web workers: {settings.web_workers} processes")
         server.run(sockets=[sock])
+    except WorkerFailed as exc:
+        _fail(exc)
     finally:
         pool.stop()
         sock.close()

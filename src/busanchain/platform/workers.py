@@ -17,6 +17,7 @@ dies is started again; a worker whose parent dies stops by itself.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -58,6 +59,23 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class WorkerFailed(ConfigurationError):
+    """A web worker process did not start serving."""
+
+    code = "web_worker_failed"
+
+    def __init__(self, pid: int, why: str) -> None:
+        super().__init__(
+            f"Web worker process {pid} did not start ({why}); its error is in the log above.",
+            f"웹 워커 프로세스 {pid}가 시작하지 못했습니다({why}). 오류는 위 로그에 있습니다.",
+        )
+
+
+def _read_line(process: subprocess.Popen[bytes], into: list[bytes]) -> None:
+    assert process.stdout is not None
+    into.append(process.stdout.readline())
+
+
 class WorkerPool:
     """`count` worker processes serving `app` (a "module:factory" taking a context) on
     `sock`, each optionally passed through `wraps` ("module:function" taking the app)."""
@@ -89,22 +107,26 @@ class WorkerPool:
         self._watcher.start()
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Wait until every worker serves (each writes one line when its server started)."""
+        """Wait until every worker serves (each writes one line when its server started).
+
+        Raises WorkerFailed if one exits first or is not serving within `timeout_s`.
+        """
         deadline = time.monotonic() + timeout_s
         for process in self.processes:
-            assert process.stdout is not None
-            ready = threading.Event()
+            outcome: list[bytes] = []
             reader = threading.Thread(
-                target=lambda p=process, r=ready: p.stdout and p.stdout.readline() and r.set(),
-                daemon=True,
+                target=_read_line, args=(process, outcome), name="worker-ready", daemon=True
             )
             reader.start()
-            if not ready.wait(max(0.1, deadline - time.monotonic())):
-                raise RuntimeError(f"web worker {process.pid} did not start")
+            reader.join(max(0.1, deadline - time.monotonic()))
+            if not outcome or not outcome[0]:
+                why = "exited" if outcome or process.poll() is not None else "timed out"
+                raise WorkerFailed(process.pid, why)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         fd = self.sock.fileno()
-        argv = [sys.executable, "-m", WORKER_MODULE, str(fd), self.app, *self.wraps]
+        parent = str(os.getpid())
+        argv = [sys.executable, "-m", WORKER_MODULE, str(fd), parent, self.app, *self.wraps]
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(fd,)
         )

@@ -1,9 +1,11 @@
-"""One web worker process: `python -m busanchain.web.workers FD APP [WRAP ...]`.
+"""One web worker process: `python -m busanchain.web.workers FD PARENT APP [WRAP ...]`.
 
 Started by `platform/workers.py`'s WorkerPool: serves APP ("module:factory", called with a
 PlatformContext) on the inherited listening socket FD, with the settings read as JSON from
 standard input. It runs none of the runtime's loops. It writes one line to standard output
-once it serves, and stops when its parent is gone.
+once it serves, and stops when its parent (pid PARENT) is gone, even when that happens
+while it is still starting: the parent's pid comes from the parent, not from getppid() at
+some later moment, when it may already be init's.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import uvicorn
 from busanchain.config import Settings
 from busanchain.platform.context import PlatformContext
 
-PARENT_POLL_S = 1.0
+PARENT_POLL_S = 0.5
+GRACEFUL_STOP_S = 10  # an orphaned worker stops even if a request hangs
 
 
 def _load(spec: str) -> Any:
@@ -39,20 +42,24 @@ def _announce_when_started(server: uvicorn.Server) -> None:
 def _stop_with_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_S)
-    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own graceful shutdown
+    # uvicorn's own graceful shutdown once it serves; before that, SIGTERM's default: exit
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: list[str]) -> None:
     """Serve until SIGTERM or the parent's end."""
-    fd, app_spec, *wraps = argv
+    fd, parent, app_spec, *wraps = argv
+    threading.Thread(target=_stop_with_parent, args=(int(parent),), daemon=True).start()
     settings = Settings.from_json(sys.stdin.read())
     context = PlatformContext.create(settings)
     app = _load(app_spec)(context)
     for wrap in wraps:
         app = _load(wrap)(app)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=GRACEFUL_STOP_S
+    )
+    server = uvicorn.Server(config)
     threading.Thread(target=_announce_when_started, args=(server,), daemon=True).start()
-    threading.Thread(target=_stop_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
         server.run(sockets=[socket.socket(fileno=int(fd))])
     finally:
