@@ -8,11 +8,12 @@
 #
 # Uses Debian's server binaries (/usr/lib/postgresql/<version>/bin). Run as root, the cluster
 # belongs to the `postgres` OS user (the server refuses to run as root); run as anyone else,
-# it belongs to that user. Settings: BUSANCHAIN_PG_PORT (default 55432), BUSANCHAIN_PG_DIR
+# it belongs to that user. Settings: BUSANCHAIN_PG_PORT (default 25432: below Linux's ephemeral
+# range, 32768-60999, from which the tests' free ports come), BUSANCHAIN_PG_DIR
 # (default /tmp/busanchain-pg-<uid>-<port>).
 set -euo pipefail
 
-PORT=${BUSANCHAIN_PG_PORT:-55432}
+PORT=${BUSANCHAIN_PG_PORT:-25432}
 BASE=${BUSANCHAIN_PG_DIR:-/tmp/busanchain-pg-$(id -u)-$PORT}
 DATA=$BASE/data
 PASSWORD_FILE=$BASE/password
